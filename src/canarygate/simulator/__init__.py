@@ -1,0 +1,33 @@
+"""A synthetic-traffic process that closes the canary loop in tests and the demo.
+
+It serves journey metrics on /metrics (requests by journey, version and code; latency
+histograms), generating a fixed request rate that it splits between stable and canary by
+the live weight of a traffic object (HTTPRoute, VirtualService, NGINX canary Ingress, or the
+replica ratio of two Deployments). Canary faults are switched at run time via /faults.
+
+    python -m canarygate.simulator --provider gatewayAPI --namespace shop \\
+        --object checkout --stable checkout-stable --canary checkout-canary
+"""
+
+from canarygate.simulator.faults import Faults
+from canarygate.simulator.generating import Simulator, SimulatorConfig
+from canarygate.simulator.splitting import CarrySplitter
+from canarygate.simulator.weights import (
+    WeightUnavailable,
+    gateway_api_weight,
+    istio_weight,
+    nginx_weight,
+    replicas_weight,
+)
+
+__all__ = [
+    "CarrySplitter",
+    "Faults",
+    "Simulator",
+    "SimulatorConfig",
+    "WeightUnavailable",
+    "gateway_api_weight",
+    "istio_weight",
+    "nginx_weight",
+    "replicas_weight",
+]

@@ -1,0 +1,56 @@
+"""Faults injected into the canary's synthetic traffic, switchable at run time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class InvalidFaults(ValueError):
+    """A /faults request body that cannot be applied; the message says why."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """`error_ratio` of canary requests fail with HTTP 500; each canary request takes
+    `added_latency` seconds more. `journeys` limits both to those journeys (empty: all)."""
+
+    error_ratio: float = 0.0
+    added_latency: float = 0.0
+    journeys: frozenset[str] = field(default_factory=frozenset)
+
+    def applies_to(self, journey: str) -> bool:
+        return not self.journeys or journey in self.journeys
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "errorRatio": self.error_ratio,
+            "addedLatencySeconds": self.added_latency,
+            "journeys": sorted(self.journeys),
+        }
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Faults:
+        """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"]};
+        every key is optional and an empty body clears all faults."""
+        unknown = set(body) - {"errorRatio", "addedLatencySeconds", "journeys"}
+        if unknown:
+            raise InvalidFaults(f"unknown fault keys: {sorted(unknown)}")
+        error_ratio = _number(body, "errorRatio")
+        added_latency = _number(body, "addedLatencySeconds")
+        if not 0.0 <= error_ratio <= 1.0:
+            raise InvalidFaults(f"errorRatio must be within [0, 1], got {error_ratio}")
+        if added_latency < 0.0:
+            raise InvalidFaults(f"addedLatencySeconds must be >= 0, got {added_latency}")
+        journeys = body.get("journeys", [])
+        if not isinstance(journeys, list) or not all(isinstance(j, str) for j in journeys):
+            raise InvalidFaults("journeys must be a list of journey names")
+        return cls(error_ratio, added_latency, frozenset(journeys))
+
+
+def _number(body: Mapping[str, Any], key: str) -> float:
+    value = body.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidFaults(f"{key} must be a number, got {value!r}")
+    return float(value)
