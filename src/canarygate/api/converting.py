@@ -1,0 +1,145 @@
+"""Build the core's frozen GateSpec and GateState from a validated CanaryGate object."""
+
+from __future__ import annotations
+
+from canarygate.api.v1alpha1 import (
+    CanaryGate,
+    CanaryGateStatus,
+    HealthPolicySpec,
+    HealthTierSpec,
+    MatrixSpec,
+)
+from canarygate.core.durations import parse_duration
+from canarygate.core.specs import (
+    DEFAULT_HEALTH_POLICY,
+    BurnRateRule,
+    CanarySpec,
+    GateSpec,
+    GuardrailSpec,
+    HealthPolicy,
+    HealthTier,
+    JourneySpec,
+    MatrixPolicy,
+    RiskFactors,
+    RiskSpec,
+    SliQueries,
+)
+from canarygate.core.state import GateState
+from canarygate.core.vocabulary import Health, Mode, Phase, Risk
+
+
+def to_gate_spec(gate: CanaryGate) -> GateSpec:
+    spec = gate.spec
+    factors = spec.risk.factors
+    canary = spec.canary
+    return GateSpec(
+        journeys=tuple(
+            JourneySpec(
+                name=j.name,
+                objective_percent=j.objective,
+                window=parse_duration(j.window),
+                critical=j.critical,
+                weight=j.weight,
+                sli=SliQueries(good=j.sli.good, total=j.sli.total),
+            )
+            for j in spec.journeys
+        ),
+        canary=CanarySpec(
+            steps=tuple(canary.steps),
+            interval=parse_duration(canary.interval),
+            cohort=canary.cohort,
+            guardrails=tuple(
+                GuardrailSpec(
+                    name=g.name,
+                    canary=g.canary,
+                    baseline=g.baseline,
+                    max=g.max,
+                    max_increase=g.max_increase,
+                    samples=g.samples,
+                    min_samples=g.min_samples,
+                    severity=g.severity,
+                    failure_limit=g.failure_limit,
+                )
+                for g in canary.guardrails or []
+            ),
+        ),
+        risk=RiskSpec(
+            level=spec.risk.level,
+            factors=RiskFactors(
+                tier=factors.tier,
+                change_type=factors.change_type,
+                customer_neutral=factors.customer_neutral,
+                reversible=factors.reversible,
+            ),
+        ),
+        health=_health_policy(spec.health),
+        policy=MatrixPolicy(
+            cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
+            guarded_passes=spec.policy.guarded_passes if spec.policy else 2,
+        ),
+    )
+
+
+def _tier(override: HealthTierSpec | None, default: HealthTier) -> HealthTier:
+    """Field-by-field override: what the gate states replaces the default, the rest stays."""
+    if override is None:
+        return default
+    burn_rates = default.burn_rates
+    if override.burn_rates is not None:
+        burn_rates = tuple(
+            BurnRateRule(parse_duration(r.long), parse_duration(r.short), r.threshold)
+            for r in override.burn_rates
+        )
+    fields = override.model_fields_set
+    return HealthTier(
+        burn_rates=burn_rates,
+        budget_remaining_at_most=(
+            override.budget_remaining_at_most
+            if "budget_remaining_at_most" in fields
+            else default.budget_remaining_at_most
+        ),
+        budget_remaining_below=(
+            override.budget_remaining_below
+            if "budget_remaining_below" in fields
+            else default.budget_remaining_below
+        ),
+    )
+
+
+def _health_policy(override: HealthPolicySpec | None) -> HealthPolicy:
+    if override is None:
+        return DEFAULT_HEALTH_POLICY
+    return HealthPolicy(
+        red=_tier(override.red, DEFAULT_HEALTH_POLICY.red),
+        yellow=_tier(override.yellow, DEFAULT_HEALTH_POLICY.yellow),
+    )
+
+
+def _matrix_cells(matrix: MatrixSpec | None) -> dict[tuple[Health, Risk], Mode]:
+    cells: dict[tuple[Health, Risk], Mode] = {}
+    if matrix is None:
+        return cells
+    rows = ((Health.GREEN, matrix.green), (Health.YELLOW, matrix.yellow), (Health.RED, matrix.red))
+    for health, row in rows:
+        if row is None:
+            continue
+        for risk, mode in ((Risk.LOW, row.low), (Risk.HIGH, row.high)):
+            if mode is not None:
+                cells[(health, risk)] = Mode(mode)
+    return cells
+
+
+def to_gate_state(status: CanaryGateStatus | None, *, weight: int | None = None) -> GateState:
+    """State remembered in the status; an explicit `weight` that differs starts the count afresh."""
+    if status is None:
+        return GateState(weight=weight or 0)
+    remembered = status.weight or 0
+    passes = status.consecutive_passes or 0
+    if weight is not None and weight != remembered:
+        passes = 0
+    return GateState(
+        weight=remembered if weight is None else weight,
+        phase=status.phase or Phase.PENDING,
+        consecutive_passes=passes,
+        guardrail_failures={g.name: g.consecutive_failures or 0 for g in status.guardrails or []},
+    )

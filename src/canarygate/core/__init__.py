@@ -1,0 +1,102 @@
+"""Pure decision core: SLO math, health, risk, matrix, guardrails and `decide`.
+
+No I/O, no clock, no logging, and nothing imported but the standard library and this
+package's own modules (checked by import-linter and by a test).
+"""
+
+from canarygate.core.deciding import decide
+from canarygate.core.decisions import Decision, Reason, ReasonCode
+from canarygate.core.durations import Duration, parse_duration
+from canarygate.core.errors import (
+    ActuatorError,
+    CanarygateError,
+    NoDataError,
+    ProviderError,
+    ProviderUnavailable,
+    QueryError,
+    SpecError,
+)
+from canarygate.core.guardrails import GuardrailAssessment
+from canarygate.core.health import JourneyAssessment
+from canarygate.core.matrix import DEFAULT_MATRIX, MODE_BEHAVIOURS, matrix_as_markdown, mode_for
+from canarygate.core.observations import Missing, MissingKind, Observations, QueryKey, Role, Sample
+from canarygate.core.queries import PlannedQuery, plan_queries
+from canarygate.core.risk import RiskAssessment, assess_risk
+from canarygate.core.specs import (
+    DEFAULT_HEALTH_POLICY,
+    BurnRateRule,
+    CanarySpec,
+    GateSpec,
+    GuardrailSpec,
+    HealthPolicy,
+    HealthTier,
+    JourneySpec,
+    MatrixPolicy,
+    RiskFactors,
+    RiskSpec,
+    SliQueries,
+)
+from canarygate.core.state import GateState
+from canarygate.core.vocabulary import (
+    Action,
+    Health,
+    Mode,
+    Phase,
+    Risk,
+    RiskLevel,
+    Severity,
+    Verdict,
+)
+
+__all__ = [
+    "DEFAULT_HEALTH_POLICY",
+    "DEFAULT_MATRIX",
+    "MODE_BEHAVIOURS",
+    "Action",
+    "ActuatorError",
+    "BurnRateRule",
+    "CanarySpec",
+    "CanarygateError",
+    "Decision",
+    "Duration",
+    "GateSpec",
+    "GateState",
+    "GuardrailAssessment",
+    "GuardrailSpec",
+    "Health",
+    "HealthPolicy",
+    "HealthTier",
+    "JourneyAssessment",
+    "JourneySpec",
+    "MatrixPolicy",
+    "Missing",
+    "MissingKind",
+    "Mode",
+    "NoDataError",
+    "Observations",
+    "Phase",
+    "PlannedQuery",
+    "ProviderError",
+    "ProviderUnavailable",
+    "QueryError",
+    "QueryKey",
+    "Reason",
+    "ReasonCode",
+    "Risk",
+    "RiskAssessment",
+    "RiskFactors",
+    "RiskLevel",
+    "RiskSpec",
+    "Role",
+    "Sample",
+    "Severity",
+    "SliQueries",
+    "SpecError",
+    "Verdict",
+    "assess_risk",
+    "decide",
+    "matrix_as_markdown",
+    "mode_for",
+    "parse_duration",
+    "plan_queries",
+]

@@ -1,0 +1,275 @@
+"""`decide`: one evaluation of a gate, from observations and remembered state to a Decision.
+
+Pure: the caller supplies the clock and the measurements and persists the returned state.
+The order of checks is the order of precedence: a finished gate stays finished; a critical
+guardrail at its failure limit rolls back in every mode; any failing or inconclusive
+guardrail holds; then the matrix mode says whether a passing evaluation may move traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from canarygate.core.decisions import Decision, Reason, ReasonCode
+from canarygate.core.guardrails import GuardrailAssessment, judge_guardrail
+from canarygate.core.health import (
+    JourneyAssessment,
+    assess_journey,
+    combine_health,
+    composite_score,
+)
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule, ModeBehaviour, mode_for
+from canarygate.core.observations import Missing, MissingKind, Observations
+from canarygate.core.queries import journey_windows
+from canarygate.core.risk import assess_risk
+from canarygate.core.specs import GateSpec
+from canarygate.core.state import GateState
+from canarygate.core.vocabulary import (
+    TERMINAL_PHASES,
+    Action,
+    Health,
+    Mode,
+    Phase,
+    Severity,
+    Verdict,
+)
+
+FULL_TRAFFIC = 100
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    action: Action
+    weight_next: int
+    consecutive_passes: int
+    reasons: tuple[Reason, ...]
+
+
+def decide(spec: GateSpec, state: GateState, observations: Observations, now: datetime) -> Decision:
+    journeys = tuple(
+        assess_journey(journey, journey_windows(journey, spec), spec.health, observations)
+        for journey in spec.journeys
+    )
+    health = combine_health(journeys)
+    risk = assess_risk(spec.risk)
+    mode = mode_for(spec.policy, health, risk.risk)
+    behaviour = MODE_BEHAVIOURS[mode]
+    guardrails = tuple(
+        judge_guardrail(g, observations, state.guardrail_failures.get(g.name, 0))
+        for g in spec.canary.guardrails
+    )
+    outcome = _choose(spec, state, behaviour, guardrails)
+    context = (
+        *_unreachable_reason(observations),
+        *_health_reasons(health, journeys),
+        Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
+        Reason(ReasonCode.MODE, f"mode {mode} ({health} x {risk.risk}): {behaviour.summary}"),
+    )
+    return Decision(
+        at=now,
+        action=outcome.action,
+        health=health,
+        risk=risk,
+        mode=mode,
+        weight_current=state.weight,
+        weight_next=outcome.weight_next,
+        reasons=outcome.reasons + context,
+        journeys=journeys,
+        guardrails=guardrails,
+        score=composite_score(journeys),
+        state=GateState(
+            weight=outcome.weight_next,
+            phase=_next_phase(state.phase, outcome.action),
+            consecutive_passes=outcome.consecutive_passes,
+            guardrail_failures={g.name: g.consecutive_failures for g in guardrails},
+        ),
+    )
+
+
+def _next_phase(phase: Phase, action: Action) -> Phase:
+    return {
+        Action.PROMOTE: Phase.PROMOTED,
+        Action.ROLLBACK: Phase.ROLLED_BACK,
+        Action.ADVANCE: Phase.PROGRESSING,
+        Action.HOLD: phase,
+    }[action]
+
+
+def _hold(*reasons: Reason, passes: int = 0, weight: int) -> _Outcome:
+    return _Outcome(Action.HOLD, weight, passes, reasons)
+
+
+def _choose(
+    spec: GateSpec,
+    state: GateState,
+    behaviour: ModeBehaviour,
+    guardrails: Sequence[GuardrailAssessment],
+) -> _Outcome:
+    weight = state.weight
+    if state.phase in TERMINAL_PHASES:
+        message = f"gate already {state.phase}; no further traffic changes"
+        return _hold(
+            Reason(ReasonCode.TERMINAL, message), passes=state.consecutive_passes, weight=weight
+        )
+
+    def counts_as_critical(g: GuardrailAssessment) -> bool:
+        return behaviour.all_guardrails_critical or g.severity is Severity.CRITICAL
+
+    triggers = [g for g in guardrails if g.limit_reached and counts_as_critical(g)]
+    if triggers:
+        reasons = tuple(
+            Reason(
+                ReasonCode.ROLLBACK,
+                f"rollback: guardrail {g.name} failed {g.consecutive_failures} consecutive "
+                f"time(s) (failureLimit {g.failure_limit}"
+                + (", counted as critical in this mode" if g.severity is Severity.MINOR else "")
+                + f"): {g.finding}",
+            )
+            for g in triggers
+        )
+        return _Outcome(Action.ROLLBACK, 0, 0, reasons)
+
+    failing = [g for g in guardrails if g.verdict is Verdict.FAIL]
+    if failing:
+        return _hold(*(_failing_reason(g, counts_as_critical(g)) for g in failing), weight=weight)
+
+    inconclusive = [g for g in guardrails if g.verdict is Verdict.INCONCLUSIVE]
+    if inconclusive and weight > 0:
+        return _hold(
+            *(
+                Reason(
+                    ReasonCode.GUARDRAIL_INCONCLUSIVE,
+                    f"hold: guardrail {g.name} is inconclusive ({g.finding})",
+                )
+                for g in inconclusive
+            ),
+            weight=weight,
+        )
+    # Before the first step the canary serves no traffic, so its guardrails cannot be
+    # measured yet; the first step is gated on customer health and risk alone.
+    not_yet_measurable = tuple(
+        Reason(
+            ReasonCode.GUARDRAIL_INCONCLUSIVE,
+            f"guardrail {g.name} not measurable before the canary takes traffic ({g.finding})",
+        )
+        for g in inconclusive
+    )
+
+    if behaviour.advance is AdvanceRule.NEVER:
+        return _hold(*_mode_hold_reasons(spec, behaviour.mode), weight=weight)
+    factors = spec.risk.factors
+    if behaviour.advance is AdvanceRule.IF_NEUTRAL_AND_REVERSIBLE and not (
+        factors.customer_neutral and factors.reversible
+    ):
+        return _hold(
+            Reason(
+                ReasonCode.NOT_NEUTRAL,
+                "hold: customer health is yellow and the change is not declared both "
+                "customer-neutral and reversible "
+                f"(customerNeutral={_flag(factors.customer_neutral)}, "
+                f"reversible={_flag(factors.reversible)})",
+            ),
+            weight=weight,
+        )
+
+    passes = state.consecutive_passes + 1
+    needed = (
+        spec.policy.guarded_passes if behaviour.advance is AdvanceRule.CONSECUTIVE_PASSES else 1
+    )
+    if passes < needed:
+        return _hold(
+            Reason(
+                ReasonCode.PASSES_NEEDED,
+                f"hold: passing evaluation {passes} of {needed} consecutive needed at "
+                f"{weight}% in {behaviour.mode} mode",
+            ),
+            *not_yet_measurable,
+            passes=passes,
+            weight=weight,
+        )
+    target = spec.canary.next_step(weight)
+    if target is None:
+        return _Outcome(
+            Action.PROMOTE,
+            FULL_TRAFFIC,
+            0,
+            (
+                Reason(
+                    ReasonCode.PROMOTE,
+                    f"promote: the last step ({spec.canary.last_step}%) passed",
+                ),
+            ),
+        )
+    return _Outcome(
+        Action.ADVANCE,
+        target,
+        0,
+        (
+            Reason(ReasonCode.ADVANCE, f"advance: {weight}% -> {target}%, evaluation passed"),
+            *not_yet_measurable,
+        ),
+    )
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _failing_reason(g: GuardrailAssessment, critical: bool) -> Reason:
+    if critical:
+        return Reason(
+            ReasonCode.GUARDRAIL_FAILED,
+            f"hold: guardrail {g.name} failed ({g.finding}); failure "
+            f"{g.consecutive_failures} of {g.failure_limit} before rollback",
+        )
+    return Reason(
+        ReasonCode.GUARDRAIL_FAILED,
+        f"hold: minor guardrail {g.name} failed ({g.finding})",
+    )
+
+
+def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
+    if mode is Mode.HOLD:
+        return (
+            Reason(
+                ReasonCode.HOLD,
+                "hold: customer health is unknown; silence never advances, promotes or rolls back",
+            ),
+        )
+    if mode is Mode.FREEZE:
+        return (Reason(ReasonCode.HOLD, "hold: customer health is red; traffic is frozen"),)
+    if mode is Mode.DELAY:
+        held = Reason(
+            ReasonCode.HOLD, "hold: customer health is yellow and release risk is high; delaying"
+        )
+        if spec.canary.cohort:
+            return (
+                held,
+                Reason(ReasonCode.COHORT, f"canary stays confined to cohort {spec.canary.cohort}"),
+            )
+        return (held,)
+    return (Reason(ReasonCode.HOLD, f"hold: mode {mode} never advances"),)
+
+
+def _unreachable_reason(observations: Observations) -> tuple[Reason, ...]:
+    """One up-front reason when Prometheus could not be asked, instead of one per query."""
+    for sample in observations.values():
+        if isinstance(sample, Missing) and sample.kind is MissingKind.UNREACHABLE:
+            return (Reason(ReasonCode.PROVIDER_UNAVAILABLE, sample.detail or "unreachable"),)
+    return ()
+
+
+def _health_reasons(health: Health, journeys: Sequence[JourneyAssessment]) -> tuple[Reason, ...]:
+    reasons = [Reason(ReasonCode.HEALTH, f"customer health {health}")]
+    for journey in journeys:
+        scope = "" if journey.critical else " (non-critical: counts at most as yellow)"
+        for finding in journey.findings:
+            reasons.append(
+                Reason(
+                    ReasonCode.JOURNEY,
+                    f"journey {journey.name} is {journey.health}{scope}: {finding}",
+                )
+            )
+    return tuple(reasons)

@@ -1,0 +1,57 @@
+"""The outcome of one evaluation: the action, the weights, and every reason behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from canarygate.core.guardrails import GuardrailAssessment
+from canarygate.core.health import JourneyAssessment
+from canarygate.core.risk import RiskAssessment
+from canarygate.core.state import GateState
+from canarygate.core.vocabulary import Action, Health, Mode
+
+
+class ReasonCode(StrEnum):
+    PROVIDER_UNAVAILABLE = "PrometheusUnavailable"
+    HEALTH = "Health"
+    JOURNEY = "Journey"
+    RISK = "Risk"
+    MODE = "Mode"
+    GUARDRAIL_FAILED = "GuardrailFailed"
+    GUARDRAIL_INCONCLUSIVE = "GuardrailInconclusive"
+    GUARDRAIL_LIMIT = "GuardrailFailureLimit"
+    PASSES_NEEDED = "ConsecutivePassesNeeded"
+    NOT_NEUTRAL = "NotCustomerNeutral"
+    COHORT = "Cohort"
+    ADVANCE = "Advance"
+    PROMOTE = "Promote"
+    ROLLBACK = "Rollback"
+    HOLD = "Hold"
+    TERMINAL = "Finished"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: ReasonCode
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Decision:
+    at: datetime
+    action: Action
+    health: Health
+    risk: RiskAssessment
+    mode: Mode
+    weight_current: int
+    weight_next: int
+    reasons: tuple[Reason, ...]
+    journeys: tuple[JourneyAssessment, ...]
+    guardrails: tuple[GuardrailAssessment, ...]
+    score: float | None
+    state: GateState

@@ -1,0 +1,56 @@
+"""The one error hierarchy of canarygate.
+
+It lives at the bottom layer so that every layer, the pure core included, raises from the
+same tree; `canarygate.errors` re-exports it as the public face.
+
+    CanarygateError
+    ├── SpecError                 a gate spec is invalid; `.field` names the offending field
+    ├── ProviderError             a metrics provider could not answer
+    │   ├── NoDataError           the query answered, but with no usable value (empty, NaN, Inf)
+    │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
+    │   └── ProviderUnavailable   Prometheus unreachable, timed out, or 5xx after retries
+    └── ActuatorError             a traffic backend could not be read or written
+
+Silence is never an error that promotes: callers turn every ProviderError into a
+"missing" observation, which the core reads as unknown health or an inconclusive guardrail.
+"""
+
+from __future__ import annotations
+
+
+class CanarygateError(Exception):
+    """Root of every error raised on purpose by canarygate."""
+
+
+class SpecError(CanarygateError):
+    """A CanaryGate spec is invalid; `field` is a dotted path like `spec.journeys[0].objective`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ProviderError(CanarygateError):
+    """A metrics provider could not produce a value. `query` is the PromQL sent, if any."""
+
+    def __init__(self, message: str, *, query: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.query = query
+
+
+class NoDataError(ProviderError):
+    """The query succeeded but yielded nothing usable: no series, NaN or an infinity."""
+
+
+class QueryError(ProviderError):
+    """Prometheus rejected the query; retrying the same text cannot help."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Prometheus could not be reached or kept failing after bounded retries."""
+
+
+class ActuatorError(CanarygateError):
+    """A traffic backend could not be read or patched."""

@@ -1,0 +1,144 @@
+"""Customer health of each journey and of the whole gate.
+
+A journey is red as soon as the evidence shows it (even if another window is silent);
+otherwise any missing measurement makes it unknown, so silence never looks green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from canarygate.core.durations import Duration
+from canarygate.core.observations import Missing, Observations, QueryKey, Role, lookup
+from canarygate.core.slo import budget_remaining, burn_rate, error_ratio
+from canarygate.core.specs import HealthPolicy, HealthTier, JourneySpec
+from canarygate.core.vocabulary import HEALTH_ORDER, Health
+
+
+@dataclass(frozen=True)
+class JourneyAssessment:
+    name: str
+    health: Health
+    critical: bool
+    objective_percent: float
+    weight: float
+    burn_rates: tuple[tuple[Duration, float | None], ...]
+    budget_remaining: float | None
+    findings: tuple[str, ...]
+
+    def burn_rate_map(self) -> dict[str, float | None]:
+        return {window.text: rate for window, rate in self.burn_rates}
+
+
+def _tier_findings(
+    tier: HealthTier, burns: dict[Duration, float | None], remaining: float | None
+) -> list[str]:
+    """Reasons this tier holds, judged on known values only; missing values never match."""
+    found: list[str] = []
+    for rule in tier.burn_rates:
+        long_rate, short_rate = burns.get(rule.long), burns.get(rule.short)
+        if (
+            long_rate is not None
+            and short_rate is not None
+            and long_rate >= rule.threshold
+            and short_rate >= rule.threshold
+        ):
+            found.append(
+                f"burn rate {long_rate:.3g} over {rule.long} and {short_rate:.3g} over "
+                f"{rule.short} (threshold {rule.threshold:g})"
+            )
+    if remaining is not None:
+        at_most, below = tier.budget_remaining_at_most, tier.budget_remaining_below
+        if at_most is not None and remaining <= at_most:
+            found.append(f"budget remaining {remaining:.1%} (at or below {at_most:.0%})")
+        elif below is not None and remaining < below:
+            found.append(f"budget remaining {remaining:.1%} (below {below:.0%})")
+    return found
+
+
+def assess_journey(
+    journey: JourneySpec,
+    windows: Sequence[Duration],
+    policy: HealthPolicy,
+    observations: Observations,
+) -> JourneyAssessment:
+    burns: dict[Duration, float | None] = {}
+    missing: dict[str, list[str]] = {}
+    remaining: float | None = None
+    burn_windows = set(policy.windows())
+    for window in windows:
+        ratio = error_ratio(
+            lookup(observations, QueryKey(journey.name, Role.GOOD, window)),
+            lookup(observations, QueryKey(journey.name, Role.TOTAL, window)),
+        )
+        if isinstance(ratio, Missing):
+            missing.setdefault(ratio.describe(), []).append(window.text)
+        if window in burn_windows:
+            rate = burn_rate(ratio, journey.error_budget)
+            burns[window] = None if isinstance(rate, Missing) else rate
+        if window == journey.window:
+            left = budget_remaining(ratio, journey.error_budget)
+            remaining = None if isinstance(left, Missing) else left
+
+    red = _tier_findings(policy.red, burns, remaining)
+    yellow = _tier_findings(policy.yellow, burns, remaining)
+    if red:
+        health, findings = Health.RED, red
+    elif missing:
+        health = Health.UNKNOWN
+        findings = [
+            f"no usable data over {', '.join(spans)} ({why})" for why, spans in missing.items()
+        ]
+    elif yellow:
+        health, findings = Health.YELLOW, yellow
+    else:
+        health, findings = Health.GREEN, []
+    return JourneyAssessment(
+        name=journey.name,
+        health=health,
+        critical=journey.critical,
+        objective_percent=journey.objective_percent,
+        weight=journey.weight,
+        burn_rates=tuple(sorted(burns.items())),
+        budget_remaining=remaining,
+        findings=tuple(findings),
+    )
+
+
+def _possible_range(assessment: JourneyAssessment) -> tuple[int, int]:
+    """Best and worst health the journey could really be in, as indexes into HEALTH_ORDER.
+
+    A non-critical journey can make the gate at most yellow, whatever its own health.
+    """
+    worst_allowed = len(HEALTH_ORDER) - 1 if assessment.critical else 1
+    if assessment.health is Health.UNKNOWN:
+        low, high = 0, len(HEALTH_ORDER) - 1
+    else:
+        low = high = HEALTH_ORDER.index(assessment.health)
+    return min(low, worst_allowed), min(high, worst_allowed)
+
+
+def combine_health(assessments: Sequence[JourneyAssessment]) -> Health:
+    """The worst journey decides; unknown only when the missing evidence could change the answer."""
+    if not assessments:
+        return Health.UNKNOWN
+    ranges = [_possible_range(a) for a in assessments]
+    best_case = max(low for low, _ in ranges)
+    worst_case = max(high for _, high in ranges)
+    if best_case != worst_case:
+        return Health.UNKNOWN
+    return HEALTH_ORDER[worst_case]
+
+
+def composite_score(assessments: Sequence[JourneyAssessment]) -> float | None:
+    """Weighted mean of remaining budget (clamped to 0..1); None if any journey lacks it."""
+    total_weight = sum(a.weight for a in assessments)
+    if not assessments or total_weight <= 0:
+        return None
+    weighted = 0.0
+    for a in assessments:
+        if a.budget_remaining is None:
+            return None
+        weighted += a.weight * min(1.0, max(0.0, a.budget_remaining))
+    return weighted / total_weight

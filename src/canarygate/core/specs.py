@@ -1,0 +1,159 @@
+"""Frozen, validated description of one gate, as the core sees it.
+
+These mirror the CanaryGate CRD in plain dataclasses so the core stays free of pydantic;
+`canarygate.api` builds them from the Kubernetes object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from canarygate.core.durations import Duration
+from canarygate.core.vocabulary import Health, Mode, Risk, RiskLevel, Severity
+
+DEFAULT_COMPLIANCE_WINDOW = Duration(30 * 86_400_000)
+DEFAULT_INTERVAL = Duration(60_000)
+
+
+@dataclass(frozen=True)
+class SliQueries:
+    """PromQL for good and total events; both use `{{window}}`."""
+
+    good: str
+    total: str
+
+
+@dataclass(frozen=True)
+class JourneySpec:
+    name: str
+    objective_percent: float
+    sli: SliQueries
+    window: Duration = DEFAULT_COMPLIANCE_WINDOW
+    critical: bool = True
+    weight: float = 1.0
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed error ratio, e.g. 0.001 for a 99.9 % objective."""
+        return 1.0 - self.objective_percent / 100.0
+
+
+@dataclass(frozen=True)
+class BurnRateRule:
+    """Both windows must burn at or above `threshold` for the rule to hold (SRE workbook)."""
+
+    long: Duration
+    short: Duration
+    threshold: float
+
+    @property
+    def label(self) -> str:
+        return f"burn >= {self.threshold:g} over {self.long} and {self.short}"
+
+
+@dataclass(frozen=True)
+class HealthTier:
+    """One level of the health policy: any burn rule or the budget bound puts a journey here."""
+
+    burn_rates: tuple[BurnRateRule, ...] = ()
+    budget_remaining_at_most: float | None = None
+    budget_remaining_below: float | None = None
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    red: HealthTier
+    yellow: HealthTier
+
+    def windows(self) -> tuple[Duration, ...]:
+        """Every window a burn rule reads, shortest first."""
+        found = {
+            window
+            for tier in (self.red, self.yellow)
+            for rule in tier.burn_rates
+            for window in (rule.short, rule.long)
+        }
+        return tuple(sorted(found))
+
+
+def _d(minutes: int) -> Duration:
+    return Duration(minutes * 60_000)
+
+
+DEFAULT_HEALTH_POLICY = HealthPolicy(
+    red=HealthTier(
+        burn_rates=(
+            BurnRateRule(long=_d(60), short=_d(5), threshold=14.4),
+            BurnRateRule(long=_d(6 * 60), short=_d(30), threshold=6.0),
+        ),
+        budget_remaining_at_most=0.0,
+    ),
+    yellow=HealthTier(
+        burn_rates=(
+            BurnRateRule(long=_d(24 * 60), short=_d(2 * 60), threshold=3.0),
+            BurnRateRule(long=_d(3 * 24 * 60), short=_d(6 * 60), threshold=1.0),
+        ),
+        budget_remaining_below=0.25,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RiskFactors:
+    tier: str | None = None
+    change_type: str | None = None
+    customer_neutral: bool = False
+    reversible: bool = False
+
+
+@dataclass(frozen=True)
+class RiskSpec:
+    level: RiskLevel = RiskLevel.AUTO
+    factors: RiskFactors = RiskFactors()
+
+
+@dataclass(frozen=True)
+class GuardrailSpec:
+    name: str
+    canary: str
+    baseline: str | None = None
+    max: float | None = None
+    max_increase: float | None = None
+    samples: str | None = None
+    min_samples: float | None = None
+    severity: Severity = Severity.CRITICAL
+    failure_limit: int = 1
+
+
+@dataclass(frozen=True)
+class CanarySpec:
+    steps: tuple[int, ...]
+    interval: Duration = DEFAULT_INTERVAL
+    guardrails: tuple[GuardrailSpec, ...] = ()
+    cohort: str | None = None
+
+    @property
+    def last_step(self) -> int:
+        return self.steps[-1]
+
+    def next_step(self, weight: int) -> int | None:
+        """The first step above `weight`, or None when the last step is already reached."""
+        return next((step for step in self.steps if step > weight), None)
+
+
+@dataclass(frozen=True)
+class MatrixPolicy:
+    """Overrides of the health x risk matrix; cells not listed keep their default mode."""
+
+    cells: Mapping[tuple[Health, Risk], Mode] = field(default_factory=dict)
+    guarded_passes: int = 2
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    journeys: tuple[JourneySpec, ...]
+    canary: CanarySpec
+    risk: RiskSpec = RiskSpec()
+    health: HealthPolicy = DEFAULT_HEALTH_POLICY
+    policy: MatrixPolicy = MatrixPolicy()

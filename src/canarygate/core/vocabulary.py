@@ -1,0 +1,76 @@
+"""The words of the domain as enums: health, risk, modes, actions, verdicts, phases."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Health(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+# Severity order of the known health values, best first. Unknown is not on this scale.
+HEALTH_ORDER: tuple[Health, ...] = (Health.GREEN, Health.YELLOW, Health.RED)
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    HIGH = "high"
+
+
+class RiskLevel(StrEnum):
+    """What a gate declares: a fixed risk, or `auto` to derive it from the risk factors."""
+
+    LOW = "low"
+    HIGH = "high"
+    AUTO = "auto"
+
+
+class Mode(StrEnum):
+    PROCEED = "proceed"
+    GUARDED = "guarded"
+    NEUTRAL_ONLY = "neutral-only"
+    DELAY = "delay"
+    FREEZE = "freeze"
+    HOLD = "hold"
+
+
+class Action(StrEnum):
+    ADVANCE = "advance"
+    HOLD = "hold"
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+
+
+# Most permissive first; used by property tests and by anyone comparing two decisions.
+ACTION_PERMISSIVENESS: dict[Action, int] = {
+    Action.PROMOTE: 3,
+    Action.ADVANCE: 2,
+    Action.HOLD: 1,
+    Action.ROLLBACK: 0,
+}
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MINOR = "minor"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    INVALID = "Invalid"
+
+
+TERMINAL_PHASES = frozenset({Phase.PROMOTED, Phase.ROLLED_BACK})

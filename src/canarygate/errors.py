@@ -1,0 +1,21 @@
+"""Public face of the error hierarchy; the tree itself is documented in `canarygate.core.errors`."""
+
+from canarygate.core.errors import (
+    ActuatorError,
+    CanarygateError,
+    NoDataError,
+    ProviderError,
+    ProviderUnavailable,
+    QueryError,
+    SpecError,
+)
+
+__all__ = [
+    "ActuatorError",
+    "CanarygateError",
+    "NoDataError",
+    "ProviderError",
+    "ProviderUnavailable",
+    "QueryError",
+    "SpecError",
+]

@@ -1,0 +1,6 @@
+"""Metrics providers. Prometheus is the one provider; its seam is `PrometheusClient.query`."""
+
+from canarygate.providers.batching import QueryBatch, missing_from
+from canarygate.providers.prometheus import ClientStats, PrometheusClient, PrometheusConfig
+
+__all__ = ["ClientStats", "PrometheusClient", "PrometheusConfig", "QueryBatch", "missing_from"]

@@ -1,0 +1,202 @@
+"""Prometheus HTTP API client: instant queries at a given time, with retries, auth and limits.
+
+Every failure surfaces as one of the provider errors in `canarygate.core.errors`; an empty
+result, NaN or an infinity raises NoDataError and is never turned into zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from canarygate.core.errors import NoDataError, ProviderUnavailable, QueryError
+
+# Statuses worth a second try: overload, gateway trouble, Prometheus' own query timeout.
+_RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    address: str
+    timeout: float = 10.0
+    retries: int = 2
+    backoff: float = 0.25
+    max_backoff: float = 5.0
+    max_concurrency: int = 16
+    bearer_token: str | None = None
+    basic_auth: tuple[str, str] | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass
+class ClientStats:
+    """Counters for benchmarks and logs: HTTP requests sent and how many were retries."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+class PrometheusClient:
+    def __init__(
+        self, config: PrometheusConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.config = config
+        self.stats = ClientStats()
+        self._limit = asyncio.Semaphore(config.max_concurrency)
+        headers = {"Accept": "application/json"}
+        if config.bearer_token:
+            headers["Authorization"] = f"Bearer {config.bearer_token}"
+        self._http = httpx.AsyncClient(
+            base_url=config.address.rstrip("/"),
+            headers=headers,
+            auth=config.basic_auth,
+            verify=_tls_verification(config),
+            timeout=httpx.Timeout(config.timeout),
+            limits=httpx.Limits(
+                max_connections=config.max_concurrency,
+                max_keepalive_connections=config.max_concurrency,
+            ),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> PrometheusClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def query(self, promql: str, at: datetime) -> float:
+        """Evaluate `promql` at instant `at`; return its single value or raise a ProviderError."""
+        form = {
+            "query": promql,
+            "time": f"{at.timestamp():.3f}",
+            "timeout": f"{self.config.timeout}s",
+        }
+        last_problem = "no attempt made"
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                await asyncio.sleep(self._delay(attempt))
+            try:
+                async with self._limit:
+                    self.stats.requests += 1
+                    response = await self._http.post("/api/v1/query", data=form)
+            except httpx.TimeoutException:
+                last_problem = f"timed out after {self.config.timeout:g}s"
+                continue
+            except httpx.TransportError as error:
+                last_problem = (
+                    f"cannot reach {self.config.address}: {error or type(error).__name__}"
+                )
+                continue
+            if response.status_code in _RETRYABLE_STATUSES:
+                last_problem = f"HTTP {response.status_code}: {_error_text(response)}"
+                continue
+            return _value_of(promql, response)
+        self._count_failure("unavailable")
+        raise ProviderUnavailable(
+            f"Prometheus unavailable after {self.config.retries + 1} attempt(s): {last_problem}",
+            query=promql,
+        )
+
+    def _delay(self, attempt: int) -> float:
+        # Exponential backoff with jitter so that many gates retrying at once spread out.
+        ceiling: float = min(self.config.max_backoff, self.config.backoff * 2.0 ** (attempt - 1))
+        return ceiling * (0.5 + random.random() / 2)
+
+    def _count_failure(self, kind: str) -> None:
+        self.stats.failures[kind] = self.stats.failures.get(kind, 0) + 1
+
+
+def _tls_verification(config: PrometheusConfig) -> ssl.SSLContext | bool:
+    if config.insecure_skip_verify:
+        return False
+    if config.ca_file:
+        return ssl.create_default_context(cafile=config.ca_file)
+    return True
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or response.reason_phrase
+    if isinstance(body, dict) and body.get("error"):
+        return f"{body.get('errorType', 'error')}: {body['error']}"
+    return response.reason_phrase
+
+
+def _value_of(promql: str, response: httpx.Response) -> float:
+    status = response.status_code
+    if status in (400, 422):
+        raise QueryError(f"Prometheus rejected the query: {_error_text(response)}", query=promql)
+    if status in (401, 403):
+        raise ProviderUnavailable(
+            f"Prometheus refused our credentials (HTTP {status})", query=promql
+        )
+    if status != 200:
+        raise ProviderUnavailable(
+            f"unexpected HTTP {status} from Prometheus: {_error_text(response)}", query=promql
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderUnavailable(
+            "Prometheus answered with something that is not JSON", query=promql
+        ) from None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        detail = _error_text(response)
+        raise QueryError(f"Prometheus query failed: {detail}", query=promql)
+    return _single_value(promql, body.get("data"))
+
+
+def _single_value(promql: str, data: Any) -> float:
+    if not isinstance(data, dict):
+        raise ProviderUnavailable("Prometheus response has no data", query=promql)
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return _finite(promql, result)
+    if kind == "vector" and isinstance(result, list):
+        if not result:
+            raise NoDataError("query returned no series", query=promql)
+        if len(result) > 1:
+            raise QueryError(
+                f"query returned {len(result)} series; aggregate it to one value, e.g. sum(...)",
+                query=promql,
+            )
+        return _finite(promql, result[0].get("value"))
+    raise QueryError(
+        f"query returned a {kind} result; an instant vector or scalar is needed", query=promql
+    )
+
+
+def _finite(promql: str, pair: Any) -> float:
+    try:
+        value = float(pair[1])
+    except (TypeError, ValueError, IndexError):
+        raise ProviderUnavailable(
+            f"malformed sample {pair!r} from Prometheus", query=promql
+        ) from None
+    if math.isnan(value):
+        raise NoDataError("query returned NaN (e.g. 0/0: no traffic)", query=promql)
+    if math.isinf(value):
+        raise NoDataError("query returned an infinity (e.g. division by zero)", query=promql)
+    return value
