@@ -106,29 +106,25 @@ def assess_journey(
     )
 
 
-def _possible_range(assessment: JourneyAssessment) -> tuple[int, int]:
-    """Best and worst health the journey could really be in, as indexes into HEALTH_ORDER.
-
-    A non-critical journey can make the gate at most yellow, whatever its own health.
-    """
-    worst_allowed = len(HEALTH_ORDER) - 1 if assessment.critical else 1
-    if assessment.health is Health.UNKNOWN:
-        low, high = 0, len(HEALTH_ORDER) - 1
-    else:
-        low = high = HEALTH_ORDER.index(assessment.health)
-    return min(low, worst_allowed), min(high, worst_allowed)
-
-
 def combine_health(assessments: Sequence[JourneyAssessment]) -> Health:
-    """The worst journey decides; unknown only when the missing evidence could change the answer."""
+    """The worst journey decides, with silence ranked between evidence of red and the rest.
+
+    A critical journey that is red makes the gate red whatever else is silent. Otherwise any
+    silent journey, critical or not, makes the gate unknown: deciding on the journeys that
+    did answer could let worse numbers unlock a step that silence would have held.
+    A non-critical journey can make the gate at most yellow.
+    """
     if not assessments:
         return Health.UNKNOWN
-    ranges = [_possible_range(a) for a in assessments]
-    best_case = max(low for low, _ in ranges)
-    worst_case = max(high for _, high in ranges)
-    if best_case != worst_case:
+    if any(a.critical and a.health is Health.RED for a in assessments):
+        return Health.RED
+    if any(a.health is Health.UNKNOWN for a in assessments):
         return Health.UNKNOWN
-    return HEALTH_ORDER[worst_case]
+    worst = max(
+        HEALTH_ORDER.index(a.health) if a.critical else min(HEALTH_ORDER.index(a.health), 1)
+        for a in assessments
+    )
+    return HEALTH_ORDER[worst]
 
 
 def composite_score(assessments: Sequence[JourneyAssessment]) -> float | None:
