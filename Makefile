@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv test unit integration e2e lint bench demo cluster-up cluster-down cluster-status clean
+.PHONY: help venv test unit integration e2e lint bench demo cluster-build cluster-up cluster-down cluster-status clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,9 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 	$(BIN)/python -m bench.evaluate_many
+
+cluster-build: ## build (or reuse) the control-plane binaries and kwok, cached under ~/.cache/canarygate
+	e2e/cluster/build
 
 cluster-up: ## start (or reuse) the local control plane; prints the KUBECONFIG
 	e2e/cluster/up
