@@ -1,0 +1,148 @@
+"""The CRD YAML is the source of truth; the pydantic models must describe the same schema.
+
+Both sides are reduced to one canonical form (types, properties, required, enums, bounds,
+patterns, scalar defaults) and compared. Descriptions and CEL rules are not compared here:
+CEL rules are exercised from the shared fixtures in test_invalid_specs.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from canarygate.api.v1alpha1 import CanaryGate
+
+ROOT = Path(__file__).resolve().parents[3]
+CRD_PATH = ROOT / "crds" / "canarygate.io_canarygates.yaml"
+Node = dict[str, Any]
+
+
+def crd_schema() -> Node:
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    (version,) = crd["spec"]["versions"]
+    schema: Node = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def _bounds(node: Node, out: Node) -> None:
+    for key in ("minLength", "maxLength", "pattern", "minItems", "maxItems"):
+        if key in node:
+            out[key] = node[key]
+
+
+def canonical_crd(node: Node) -> Node:
+    kind = node.get("type")
+    out: Node = {"type": kind}
+    if kind == "object" and "properties" in node:
+        out["properties"] = {k: canonical_crd(v) for k, v in node["properties"].items()}
+        out["required"] = sorted(node.get("required", []))
+    elif kind == "object" and "additionalProperties" in node:
+        out = {"type": "map", "values": canonical_crd(node["additionalProperties"])}
+    elif kind == "array":
+        out["items"] = canonical_crd(node["items"])
+    for key in ("minimum", "maximum"):
+        if key in node:
+            exclusive = node.get("exclusive" + key[0].upper() + key[1:], False)
+            out[key] = (float(node[key]), bool(exclusive))
+    if "enum" in node:
+        out["enum"] = sorted(node["enum"])
+    if node.get("format") == "date-time":
+        out["format"] = "date-time"
+    if "default" in node and not isinstance(node["default"], dict):
+        out["default"] = node["default"]
+    _bounds(node, out)
+    return out
+
+
+def canonical_pydantic(node: Node, defs: Node) -> Node:
+    if "$ref" in node:
+        target = defs[node["$ref"].split("/")[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return canonical_pydantic(merged, defs)
+    if "anyOf" in node:
+        (only,) = [option for option in node["anyOf"] if option.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return canonical_pydantic({**only, **rest}, defs)
+    kind = node.get("type")
+    if "enum" in node or "const" in node:
+        kind = "string"
+    out: Node = {"type": kind}
+    if kind == "object" and "properties" in node:
+        out["properties"] = {k: canonical_pydantic(v, defs) for k, v in node["properties"].items()}
+        out["required"] = sorted(node.get("required", []))
+    elif kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        out = {"type": "map", "values": canonical_pydantic(node["additionalProperties"], defs)}
+    elif kind == "array":
+        out["items"] = canonical_pydantic(node["items"], defs)
+    for key in ("minimum", "maximum"):
+        exclusive_key = "exclusive" + key[0].upper() + key[1:]
+        if key in node:
+            out[key] = (float(node[key]), False)
+        elif exclusive_key in node:
+            out[key] = (float(node[exclusive_key]), True)
+    if "enum" in node:
+        out["enum"] = sorted(node["enum"])
+    if node.get("format") == "date-time":
+        out["format"] = "date-time"
+    if "default" in node and node["default"] is not None and not isinstance(node["default"], dict):
+        out["default"] = node["default"]
+    _bounds(node, out)
+    return out
+
+
+def pydantic_schema() -> Node:
+    schema = CanaryGate.model_json_schema(by_alias=True, mode="validation")
+    return canonical_pydantic(schema, schema.get("$defs", {}))
+
+
+def differences(left: Node, right: Node, path: str = "") -> list[str]:
+    found: list[str] = []
+    for key in sorted(set(left) | set(right)):
+        here = f"{path}.{key}" if path else key
+        if key not in left or key not in right:
+            found.append(f"{here}: only in {'CRD' if key in left else 'pydantic'}")
+        elif isinstance(left[key], dict) and isinstance(right[key], dict):
+            found.extend(differences(left[key], right[key], here))
+        elif left[key] != right[key]:
+            found.append(f"{here}: CRD {left[key]!r} != pydantic {right[key]!r}")
+    return found
+
+
+def test_models_and_crd_describe_the_same_schema() -> None:
+    crd = canonical_crd(crd_schema())
+    model = pydantic_schema()
+    # apiVersion, kind and metadata are Kubernetes' own; the CRD leaves them open.
+    for side in (crd, model):
+        for key in ("apiVersion", "kind", "metadata"):
+            side["properties"].pop(key)
+    assert differences(crd, model) == []
+
+
+def test_drift_is_detected() -> None:
+    """The comparison is not vacuous: a changed bound, enum or field shows up."""
+    crd = canonical_crd(crd_schema())
+    journeys = crd["properties"]["spec"]["properties"]["journeys"]["items"]["properties"]
+    journeys["objective"]["maximum"] = (99.0, True)
+    journeys["renamed"] = journeys.pop("weight")
+    model = pydantic_schema()
+    for side in (crd, model):
+        for key in ("apiVersion", "kind", "metadata"):
+            side["properties"].pop(key)
+    found = differences(crd, model)
+    assert any("objective.maximum" in d for d in found)
+    assert any("renamed" in d for d in found)
+    assert any(d.endswith("weight: only in pydantic") for d in found)
+
+
+@pytest.mark.parametrize(
+    "column", ["Health", "Risk", "Action", "Weight", "Age"], ids=str
+)
+def test_printer_columns_and_short_name(column: str) -> None:
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    (version,) = crd["spec"]["versions"]
+    assert column in [c["name"] for c in version["additionalPrinterColumns"]]
+    assert version["subresources"] == {"status": {}}
+    assert crd["spec"]["names"]["shortNames"]
