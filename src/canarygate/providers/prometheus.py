@@ -88,7 +88,8 @@ class PrometheusClient:
         form = {
             "query": promql,
             "time": f"{at.timestamp():.3f}",
-            "timeout": f"{self.config.timeout}s",
+            # Prometheus parses durations as integers with a unit: "10.0s" is refused.
+            "timeout": f"{max(1, round(self.config.timeout * 1000))}ms",
         }
         last_problem = "no attempt made"
         for attempt in range(self.config.retries + 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
@@ -55,6 +56,8 @@ async def test_instant_query_sends_query_and_time_and_reads_a_vector() -> None:
     assert request.url.path == "/api/v1/query"
     assert form(request)["query"] == "sum(rate(x[5m]))"
     assert float(form(request)["time"]) == AT.timestamp()
+    # Prometheus accepts only integer durations: "10.0s" would be refused.
+    assert re.fullmatch(r"\d+ms", form(request)["timeout"])
 
 
 async def test_scalar_result() -> None:
