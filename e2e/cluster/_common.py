@@ -6,10 +6,13 @@ virtualenv exists. Every path can be moved with an environment variable (see e2e
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +109,28 @@ def wait_for(
         time.sleep(interval)
 
 
+def require_tools(*names: str) -> None:
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        raise ClusterError(
+            f"not on PATH: {', '.join(missing)} (Go from go.dev or the image; "
+            "apt-get install -y etcd-server openssl; .ci/run installs what Debian has)"
+        )
+
+
+@contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Serialise `up`/`down` on one cluster directory (two test sessions starting at once
+    would otherwise both build a cluster in the same place)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def main_guard(run: Callable[[], int]) -> None:
     """Run a script's main; print a ClusterError as a clean message and exit 1."""
     try:
@@ -115,3 +140,5 @@ def main_guard(run: Callable[[], int]) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # e.g. `status | head`
+        sys.exit(1)
