@@ -85,6 +85,10 @@ class PrometheusClient:
 
     async def query(self, promql: str, at: datetime) -> float:
         """Evaluate `promql` at instant `at`; return its single value or raise a ProviderError."""
+        return single_value(promql, await self.query_series(promql, at))
+
+    async def query_series(self, promql: str, at: datetime) -> list[Series]:
+        """Evaluate `promql` at instant `at`; every series of the result (a scalar is one)."""
         form = {
             "query": promql,
             "time": f"{at.timestamp():.3f}",
@@ -111,7 +115,7 @@ class PrometheusClient:
             if response.status_code in _RETRYABLE_STATUSES:
                 last_problem = f"HTTP {response.status_code}: {_error_text(response)}"
                 continue
-            return _value_of(promql, response)
+            return _series_of(promql, response)
         self._count_failure("unavailable")
         raise ProviderUnavailable(
             f"Prometheus unavailable after {self.config.retries + 1} attempt(s): {last_problem}",
@@ -145,7 +149,15 @@ def _error_text(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
-def _value_of(promql: str, response: httpx.Response) -> float:
+@dataclass(frozen=True)
+class Series:
+    """One sample of an instant result; `value` is still text, exactly as Prometheus sent it."""
+
+    labels: dict[str, str]
+    value: Any
+
+
+def _series_of(promql: str, response: httpx.Response) -> list[Series]:
     status = response.status_code
     if status in (400, 422):
         raise QueryError(f"Prometheus rejected the query: {_error_text(response)}", query=promql)
@@ -166,27 +178,29 @@ def _value_of(promql: str, response: httpx.Response) -> float:
     if not isinstance(body, dict) or body.get("status") != "success":
         detail = _error_text(response)
         raise QueryError(f"Prometheus query failed: {detail}", query=promql)
-    return _single_value(promql, body.get("data"))
-
-
-def _single_value(promql: str, data: Any) -> float:
+    data = body.get("data")
     if not isinstance(data, dict):
         raise ProviderUnavailable("Prometheus response has no data", query=promql)
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar":
-        return _finite(promql, result)
+        return [Series({}, result)]
     if kind == "vector" and isinstance(result, list):
-        if not result:
-            raise NoDataError("query returned no series", query=promql)
-        if len(result) > 1:
-            raise QueryError(
-                f"query returned {len(result)} series; aggregate it to one value, e.g. sum(...)",
-                query=promql,
-            )
-        return _finite(promql, result[0].get("value"))
+        return [Series(item.get("metric") or {}, item.get("value")) for item in result]
     raise QueryError(
         f"query returned a {kind} result; an instant vector or scalar is needed", query=promql
     )
+
+
+def single_value(promql: str, series: list[Series]) -> float:
+    """The one finite value a gate query must produce; anything else is a ProviderError."""
+    if not series:
+        raise NoDataError("query returned no series", query=promql)
+    if len(series) > 1:
+        raise QueryError(
+            f"query returned {len(series)} series; aggregate it to one value, e.g. sum(...)",
+            query=promql,
+        )
+    return _finite(promql, series[0].value)
 
 
 def _finite(promql: str, pair: Any) -> float:

@@ -137,12 +137,39 @@ def test_drift_is_detected() -> None:
     assert any(d.endswith("weight: only in pydantic") for d in found)
 
 
-@pytest.mark.parametrize(
-    "column", ["Health", "Risk", "Action", "Weight", "Age"], ids=str
-)
+@pytest.mark.parametrize("column", ["Health", "Risk", "Action", "Weight", "Age"], ids=str)
 def test_printer_columns_and_short_name(column: str) -> None:
     crd = yaml.safe_load(CRD_PATH.read_text())
     (version,) = crd["spec"]["versions"]
     assert column in [c["name"] for c in version["additionalPrinterColumns"]]
     assert version["subresources"] == {"status": {}}
     assert crd["spec"]["names"]["shortNames"]
+
+
+SCHEMA_KEYWORDS = {
+    "type", "description", "properties", "required", "items", "enum", "default", "format",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
+    "minItems", "maxItems", "pattern", "nullable", "additionalProperties",
+    "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+}  # fmt: skip
+PRINTER_COLUMN_KEYS = {"name", "type", "jsonPath", "description", "priority", "format"}
+
+
+def _unknown_keywords(node: Node, path: str) -> list[str]:
+    found = [f"{path}: {key}" for key in node if key not in SCHEMA_KEYWORDS]
+    for name, child in node.get("properties", {}).items():
+        found += _unknown_keywords(child, f"{path}.{name}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            found += _unknown_keywords(node[key], f"{path}[]")
+    return found
+
+
+def test_crd_uses_only_known_keywords() -> None:
+    """A YAML slip (an unquoted comma in a flow map) must not smuggle in keys the API
+    server refuses; this catches it without a cluster."""
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    (version,) = crd["spec"]["versions"]
+    assert _unknown_keywords(crd_schema(), "openAPIV3Schema") == []
+    for column in version["additionalPrinterColumns"]:
+        assert set(column) <= PRINTER_COLUMN_KEYS, column
