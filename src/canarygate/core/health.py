@@ -26,6 +26,8 @@ class JourneyAssessment:
     burn_rates: tuple[tuple[Duration, float | None], ...]
     budget_remaining: float | None
     findings: tuple[str, ...]
+    # False when some window had no usable data, even if red was established without it.
+    complete: bool = True
 
     def burn_rate_map(self) -> dict[str, float | None]:
         return {window.text: rate for window, rate in self.burn_rates}
@@ -103,6 +105,7 @@ def assess_journey(
         burn_rates=tuple(sorted(burns.items())),
         budget_remaining=remaining,
         findings=tuple(findings),
+        complete=not missing,
     )
 
 
@@ -110,15 +113,16 @@ def combine_health(assessments: Sequence[JourneyAssessment]) -> Health:
     """The worst journey decides, with silence ranked between evidence of red and the rest.
 
     A critical journey that is red makes the gate red whatever else is silent. Otherwise any
-    silent journey, critical or not, makes the gate unknown: deciding on the journeys that
-    did answer could let worse numbers unlock a step that silence would have held.
+    journey with a silent window, critical or not, makes the gate unknown, even a
+    non-critical one already red on partial data: capped at yellow it could otherwise let
+    worse numbers unlock a step (yellow x low may advance) that silence would have held.
     A non-critical journey can make the gate at most yellow.
     """
     if not assessments:
         return Health.UNKNOWN
     if any(a.critical and a.health is Health.RED for a in assessments):
         return Health.RED
-    if any(a.health is Health.UNKNOWN for a in assessments):
+    if any(a.health is Health.UNKNOWN or not a.complete for a in assessments):
         return Health.UNKNOWN
     worst = max(
         HEALTH_ORDER.index(a.health) if a.critical else min(HEALTH_ORDER.index(a.health), 1)

@@ -65,10 +65,10 @@ def test_evidence_of_red_wins_over_a_silent_window() -> None:
     assert health_of({"30d": 0.002}, missing={"5m": gap}) is Health.RED
 
 
-def _assessed(name: str, health: Health, *, critical: bool = True):  # type: ignore[no-untyped-def]
+def _assessed(name: str, health: Health, *, critical: bool = True, complete: bool = True):  # type: ignore[no-untyped-def]
     from canarygate.core.health import JourneyAssessment
 
-    return JourneyAssessment(name, health, critical, 99.9, 1.0, (), None, ())
+    return JourneyAssessment(name, health, critical, 99.9, 1.0, (), None, (), complete)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,10 @@ def _assessed(name: str, health: Health, *, critical: bool = True):  # type: ign
 def test_combined_health(journeys: list[tuple[str, Health, bool]], expected: Health) -> None:
     assessments = [_assessed(n, h, critical=c) for n, h, c in journeys]
     assert combine_health(assessments) is expected
+
+
+def test_non_critical_red_on_partial_data_is_unknown_but_critical_red_is_red() -> None:
+    partial_red = _assessed("search", Health.RED, critical=False, complete=False)
+    assert combine_health([_assessed("a", Health.GREEN), partial_red]) is Health.UNKNOWN
+    critical_partial_red = _assessed("checkout", Health.RED, complete=False)
+    assert combine_health([_assessed("a", Health.GREEN), critical_partial_red]) is Health.RED
