@@ -18,7 +18,7 @@ $(BIN)/canarygate: pyproject.toml
 venv: $(BIN)/canarygate ## create .venv with the package and dev tools
 
 demo: venv ## evaluate the example gate against the bundled fixture Prometheus
-	$(BIN)/python -m tests.fixtures.demo
+	$(BIN)/python -m tests.support.demo $(ARGS)
 
 test: venv lint ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
 	$(BIN)/pytest -q

@@ -141,8 +141,8 @@ def show(figures: Figures) -> None:
           f"{figures.guardrails} guardrails, one tick ==")  # fmt: skip
     rows = [
         ("wall time", f"{figures.wall_seconds:.2f} s"),
-        ("queries asked for", f"{figures.queries_requested}"),
-        ("queries sent (deduplicated)", f"{figures.queries_sent}"),
+        ("queries planned", f"{figures.queries_requested}"),
+        ("requests sent (dedup + packing)", f"{figures.queries_sent}"),
         ("HTTP requests (incl. retries)", f"{figures.http_requests}"),
         ("CPU, canarygate", f"{figures.cpu_seconds:.2f} s"),
         ("CPU, Prometheus", f"{figures.prometheus_cpu_seconds:.2f} s"),

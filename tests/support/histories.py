@@ -121,6 +121,12 @@ JOURNEYS = [
     # The journeys of examples/checkout-gate.yaml, used by the demo.
     JourneyHistory("checkout", constant(0.0002), description="0.02 % errors"),
     JourneyHistory("login", constant(0.001), description="0.1 % errors"),
+    # The journey of examples/payments-gate.yaml: an incident in progress.
+    JourneyHistory(
+        "payments",
+        recent(0.0001, 0.03, 40 * MINUTE),
+        description="3 % errors (burn 30) for the last 40 minutes",
+    ),
 ]
 
 LATENCIES = [
@@ -140,6 +146,7 @@ CANARIES = [
     CanaryHistory(
         "checkout", 0.0015, 20.0, canary_slow_ratio=0.004, description="the example gate's canary"
     ),
+    CanaryHistory("payments", 0.04, 20.0, description="the payments canary fails 4 %"),
 ]
 
 LATENCY_BUCKETS = ("0.1", "0.3", "1", "+Inf")

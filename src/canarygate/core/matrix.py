@@ -39,7 +39,7 @@ MODE_BEHAVIOURS: dict[Mode, ModeBehaviour] = {
             Mode.GUARDED,
             AdvanceRule.CONSECUTIVE_PASSES,
             True,
-            "a step needs consecutive passing evaluations; every guardrail counts as critical",
+            "a step needs guardedPasses (2) consecutive passes; every guardrail counts as critical",
         ),
         ModeBehaviour(
             Mode.NEUTRAL_ONLY,
@@ -51,7 +51,7 @@ MODE_BEHAVIOURS: dict[Mode, ModeBehaviour] = {
             Mode.DELAY,
             AdvanceRule.NEVER,
             True,
-            "hold; a configured cohort keeps the canary confined to it",
+            "hold; every guardrail counts as critical; a cohort, if set, confines the canary",
         ),
         ModeBehaviour(
             Mode.FREEZE,

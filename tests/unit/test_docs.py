@@ -1,0 +1,22 @@
+"""The README documents behaviour that the code defines: keep them from drifting apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from canarygate.core.matrix import matrix_as_markdown
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_matrix_is_the_effective_default_matrix() -> None:
+    assert matrix_as_markdown() in README.read_text()
+
+
+def test_readme_starts_with_the_demo_and_the_tests() -> None:
+    commands = [
+        line.split("#")[0].strip()
+        for line in README.read_text().splitlines()
+        if line.startswith("make ")
+    ]
+    assert commands[:2] == ["make demo", "make test"]
