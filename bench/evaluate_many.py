@@ -28,6 +28,7 @@ from tests.integration.gates import error_rate_guardrail, gate
 from tests.support.fixture_prometheus import start_fixture_prometheus
 from tests.support.histories import CANARIES, FIXTURE_NOW, JOURNEYS, LATENCIES
 
+from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
 from canarygate.core import GateState, decide, plan_queries
 from canarygate.evaluating import evaluate_gates
@@ -103,17 +104,12 @@ async def run(mode: str, count: int, concurrency: int) -> Figures:
     finally:
         prometheus.stop()
 
-    # The pure part alone: decide() for every gate on observations already fetched.
-    from canarygate.api.converting import to_gate_spec
-
+    # The pure part alone: decide() for every gate, on observations already in memory.
     specs = [to_gate_spec(g) for g in gates]
-    observations = {}
-    for spec, decision in zip(specs, report.decisions, strict=True):
-        del decision
-        observations[id(spec)] = {q.key: 0.5 for q in plan_queries(spec)}
+    observations = [{q.key: 0.5 for q in plan_queries(spec)} for spec in specs]
     started = time.perf_counter()
-    for spec in specs:
-        decide(spec, GateState(weight=25), observations[id(spec)], FIXTURE_NOW)
+    for spec, observed in zip(specs, observations, strict=True):
+        decide(spec, GateState(weight=25), observed, FIXTURE_NOW)
     decide_us = (time.perf_counter() - started) / len(specs) * 1e6
 
     actions: dict[str, int] = {}

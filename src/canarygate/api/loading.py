@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def parse_gate(document: Any, *, source: str = "manifest") -> CanaryGate:
 def load_gates(path: Path) -> list[CanaryGate]:
     """All CanaryGates in a YAML file (multi-document files and `kind: List` are accepted)."""
     try:
-        text = path.read_text() if str(path) != "-" else _stdin()
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
     except OSError as error:
         raise SpecError("(file)", f"cannot read {path}: {error.strerror or error}") from None
     try:
@@ -63,9 +64,3 @@ def load_gates(path: Path) -> list[CanaryGate]:
     if not gates:
         raise SpecError("(file)", f"{path} holds no CanaryGate")
     return gates
-
-
-def _stdin() -> str:
-    import sys
-
-    return sys.stdin.read()

@@ -88,7 +88,8 @@ class PrometheusSpec(_Model):
 
 
 class RiskFactorsSpec(_Model):
-    tier: Literal["critical", "high", "medium", "low"] | None = None
+    # Free text: organisations name tiers differently; only "critical" raises the risk.
+    tier: ItemName | None = None
     change_type: (
         Literal["code", "config", "infra", "schema-migration", "feature-flag", "dependency"] | None
     ) = None
