@@ -36,6 +36,7 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 	$(BIN)/ruff check src tests bench e2e
 	$(BIN)/ruff format --check src tests bench e2e
 	$(BIN)/mypy
+	cd e2e/cluster && ../../$(BIN)/mypy --strict _common.py _build.py _control_plane.py _pki.py
 	$(BIN)/lint-imports
 
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
