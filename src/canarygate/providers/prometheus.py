@@ -10,6 +10,7 @@ import asyncio
 import math
 import random
 import ssl
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -31,6 +32,9 @@ class PrometheusConfig:
     backoff: float = 0.25
     max_backoff: float = 5.0
     max_concurrency: int = 16
+    # After a request gave up on an unreachable Prometheus, others fail fast for this long
+    # instead of each waiting out its own timeouts (None: max(5 s, timeout)).
+    breaker_cooldown: float | None = None
     bearer_token: str | None = None
     basic_auth: tuple[str, str] | None = None
     ca_file: str | None = None
@@ -53,6 +57,9 @@ class PrometheusClient:
         self.config = config
         self.stats = ClientStats()
         self._limit = asyncio.Semaphore(config.max_concurrency)
+        self._failed_attempts = 0
+        self._open_until = 0.0
+        self._open_because = ""
         headers = {"Accept": "application/json"}
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"
@@ -102,25 +109,46 @@ class PrometheusClient:
                 await asyncio.sleep(self._delay(attempt))
             try:
                 async with self._limit:
+                    self._fail_fast_if_open(promql)
                     self.stats.requests += 1
                     response = await self._http.post("/api/v1/query", data=form)
             except httpx.TimeoutException:
                 last_problem = f"timed out after {self.config.timeout:g}s"
-                continue
             except httpx.TransportError as error:
                 last_problem = (
                     f"cannot reach {self.config.address}: {error or type(error).__name__}"
                 )
-                continue
-            if response.status_code in _RETRYABLE_STATUSES:
+            else:
+                if response.status_code not in _RETRYABLE_STATUSES:
+                    self._failed_attempts = 0
+                    self._open_until = 0.0
+                    return _series_of(promql, response)
                 last_problem = f"HTTP {response.status_code}: {_error_text(response)}"
-                continue
-            return _series_of(promql, response)
+            self._note_failed_attempt(last_problem)
         self._count_failure("unavailable")
         raise ProviderUnavailable(
             f"Prometheus unavailable after {self.config.retries + 1} attempt(s): {last_problem}",
             query=promql,
         )
+
+    def _note_failed_attempt(self, problem: str) -> None:
+        """As many failed attempts in a row, across queries, as one query may make: open."""
+        self._failed_attempts += 1
+        if self._failed_attempts > self.config.retries:
+            cooldown = self.config.breaker_cooldown
+            if cooldown is None:
+                cooldown = max(5.0, self.config.timeout)
+            self._open_until = time.monotonic() + cooldown
+            self._open_because = (
+                f"Prometheus unavailable: {self._failed_attempts} attempts in a row failed, "
+                f"last: {problem}"
+            )
+
+    def _fail_fast_if_open(self, promql: str) -> None:
+        """Thousands of queued queries must not each time out against a dead Prometheus."""
+        if time.monotonic() < self._open_until:
+            self._count_failure("fail-fast")
+            raise ProviderUnavailable(f"{self._open_because} (not retried)", query=promql)
 
     def _delay(self, attempt: int) -> float:
         # Exponential backoff with jitter so that many gates retrying at once spread out.

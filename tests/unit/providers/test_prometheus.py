@@ -231,3 +231,26 @@ def test_non_json_answer_is_unavailable() -> None:
 
     with pytest.raises(ProviderUnavailable, match="not JSON"):
         asyncio.run(run())
+
+
+async def test_a_dead_prometheus_opens_the_breaker_so_queued_queries_fail_fast() -> None:
+    calls = 0
+    alive = False
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if not alive:
+            raise httpx.ConnectTimeout("blackholed", request=request)
+        return httpx.Response(200, json=vector("1"))
+
+    async with client(handler, retries=1, max_concurrency=1, breaker_cooldown=0.2) as prom:
+        outcomes = await asyncio.gather(
+            *(prom.query(f"q{i}", AT) for i in range(20)), return_exceptions=True
+        )
+        assert all(isinstance(o, ProviderUnavailable) for o in outcomes)
+        assert calls == 2  # one query tried twice; the 19 queued behind it did not wait
+        assert any("not retried" in str(o) for o in outcomes)
+        alive = True
+        await asyncio.sleep(0.25)
+        assert await prom.query("q", AT) == 1.0
