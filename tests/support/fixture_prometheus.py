@@ -50,6 +50,4 @@ def start_fixture_prometheus() -> RunningPrometheus:
     blocks = fixture_blocks()
     data = Path(tempfile.mkdtemp(prefix="canarygate-fixture-"))
     shutil.copytree(blocks, data, dirs_exist_ok=True)
-    running = start_prometheus(data_dir=data)
-    running._owned_dirs.append(data)
-    return running
+    return start_prometheus(data_dir=data, own_data_dir=True)

@@ -82,6 +82,7 @@ def start_prometheus(
     *,
     config_yaml: str = "global: {}\n",
     data_dir: Path | None = None,
+    own_data_dir: bool = False,
     extra_args: tuple[str, ...] = (),
     ready_timeout: float = 60.0,
 ) -> RunningPrometheus:
@@ -89,10 +90,12 @@ def start_prometheus(
 
     `data_dir` may hold TSDB blocks made by `promtool tsdb create-blocks-from openmetrics`;
     retention is set long so that historical fixture blocks are not deleted at start.
+    With `own_data_dir`, a given `data_dir` is deleted when Prometheus stops.
     """
-    owned: list[Path] = []
     workdir = Path(tempfile.mkdtemp(prefix="canarygate-prom-"))
-    owned.append(workdir)
+    owned = [workdir]
+    if data_dir is not None and own_data_dir:
+        owned.append(data_dir)
     if data_dir is None:
         data_dir = workdir / "data"
         data_dir.mkdir()
