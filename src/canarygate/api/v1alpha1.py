@@ -7,6 +7,7 @@ the same specs as the API server, with the same messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import pairwise
 from typing import Annotated, Any, Final, Literal
@@ -23,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from canarygate.core.durations import DURATION_PATTERN, parse_duration
 from canarygate.core.errors import SpecError
-from canarygate.core.templating import check_template
+from canarygate.core.templating import TEMPLATE_VARIABLES, check_template
 from canarygate.core.vocabulary import (
     Action,
     Health,
@@ -70,7 +71,7 @@ def _check_duration(value: str) -> str:
 
 
 def _check_query(
-    value: str | None, *, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    value: str | None, *, allowed: Iterable[str], required: Iterable[str] = ()
 ) -> str | None:
     if value is not None:
         try:
@@ -109,7 +110,7 @@ class SliSpec(_Model):
     @field_validator("good", "total")
     @classmethod
     def _templates(cls, value: str) -> str | None:
-        return _check_query(value, allowed=("window", "interval"), required=("window",))
+        return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
 
 
 class JourneySpecModel(_Model):

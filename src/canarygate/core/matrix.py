@@ -79,8 +79,6 @@ DEFAULT_MATRIX: dict[tuple[Health, Risk], Mode] = {
     (Health.UNKNOWN, Risk.HIGH): Mode.HOLD,
 }
 
-# Cells a gate may override. Unknown health is not among them: silence never advances.
-OVERRIDABLE_HEALTH = (Health.GREEN, Health.YELLOW, Health.RED)
 # Red health must never advance, whatever the override says.
 NON_ADVANCING_MODES = frozenset(
     mode for mode, behaviour in MODE_BEHAVIOURS.items() if behaviour.advance is AdvanceRule.NEVER
