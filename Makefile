@@ -18,7 +18,7 @@ $(BIN)/canarygate: pyproject.toml
 venv: $(BIN)/canarygate ## create .venv with the package and dev tools
 
 demo: venv ## evaluate the example gate against the bundled fixture Prometheus
-	$(BIN)/python -m tests.support.demo $(ARGS)
+	$(BIN)/python -m lab.demo $(ARGS)
 
 test: venv lint ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
 	$(BIN)/pytest -q
@@ -33,8 +33,8 @@ e2e: venv ## tests against a real control plane (built/reused by e2e/cluster)
 	$(BIN)/pytest -q tests/e2e
 
 lint: venv ## ruff, mypy --strict, import-linter layering contracts
-	$(BIN)/ruff check src tests bench e2e
-	$(BIN)/ruff format --check src tests bench e2e
+	$(BIN)/ruff check src lab tests bench e2e
+	$(BIN)/ruff format --check src lab tests bench e2e
 	$(BIN)/mypy
 	cd e2e/cluster && ../../$(BIN)/mypy --strict _common.py _build.py _control_plane.py _pki.py
 	$(BIN)/lint-imports

@@ -24,15 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gates import error_rate_guardrail, gate
-from tests.support.fixture_prometheus import start_fixture_prometheus
-from tests.support.histories import CANARIES, FIXTURE_NOW, JOURNEYS, LATENCIES
-
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
 from canarygate.core import GateState, decide, plan_queries
 from canarygate.evaluating import evaluate_gates
-from canarygate.providers import PrometheusClient, PrometheusConfig
+from canarygate.metrics import PrometheusClient, PrometheusConfig
+from lab.fixture_prometheus import start_fixture_prometheus
+from lab.gates import error_rate_guardrail, gate
+from lab.histories import CANARIES, FIXTURE_NOW, JOURNEYS, LATENCIES
 
 POOL = [j.journey for j in JOURNEYS] + [latency.journey for latency in LATENCIES]
 APPS = [c.app for c in CANARIES]

@@ -3,9 +3,9 @@
 from canarygate.core.errors import (
     ActuatorError,
     CanarygateError,
+    MetricsError,
+    MetricsUnavailable,
     NoDataError,
-    ProviderError,
-    ProviderUnavailable,
     QueryError,
     SpecError,
 )
@@ -13,9 +13,9 @@ from canarygate.core.errors import (
 __all__ = [
     "ActuatorError",
     "CanarygateError",
+    "MetricsError",
+    "MetricsUnavailable",
     "NoDataError",
-    "ProviderError",
-    "ProviderUnavailable",
     "QueryError",
     "SpecError",
 ]

@@ -16,8 +16,8 @@ from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.queries import plan_queries
-from canarygate.providers.batching import QueryBatch
-from canarygate.providers.prometheus import PrometheusClient
+from canarygate.metrics.batching import QueryBatch
+from canarygate.metrics.prometheus import PrometheusClient
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
+from lab.prometheus import RunningPrometheus, free_port, start_prometheus
 from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
-from tests.support.prometheus import RunningPrometheus, free_port, start_prometheus
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "e2e" / "cluster"
@@ -103,14 +103,14 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 def simulator(
     cluster: Cluster, namespace: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SimulatedTraffic]:
-    """`python -m canarygate.simulator` following the HTTPRoute `journeys` (which the tests
+    """`python -m lab.simulator` following the HTTPRoute `journeys` (which the tests
     create; until then the simulator keeps all traffic on stable and says its source is down)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("simulator") / "simulator.log"
     args = [
         sys.executable,
         "-m",
-        "canarygate.simulator",
+        "lab.simulator",
         "--provider=gatewayAPI",
         f"--namespace={namespace}",
         "--object=journeys",
@@ -124,7 +124,7 @@ def simulator(
         f"--port={port}",
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     traffic = SimulatedTraffic(
         url, namespace, "journeys", "journeys-stable", "journeys-canary", process

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from lightkube import Client
 
-from tests.support.prometheus import RunningPrometheus
+from lab.prometheus import RunningPrometheus
 
 T = TypeVar("T")
 

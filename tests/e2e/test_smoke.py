@@ -17,8 +17,8 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from lab.prometheus import RunningPrometheus
 from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
-from tests.support.prometheus import RunningPrometheus
 
 pytestmark = pytest.mark.e2e
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.fixture_prometheus import start_fixture_prometheus
-from tests.support.histories import FIXTURE_NOW
-from tests.support.prometheus import RunningPrometheus
+from lab.fixture_prometheus import start_fixture_prometheus
+from lab.histories import FIXTURE_NOW
+from lab.prometheus import RunningPrometheus
 
 from .running import CliResult, Evaluate
 

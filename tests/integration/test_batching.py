@@ -11,11 +11,10 @@ from canarygate.api import parse_gate
 from canarygate.api.converting import to_gate_spec
 from canarygate.core import Missing, plan_queries
 from canarygate.evaluating import evaluate_gates
-from canarygate.providers import PrometheusClient, PrometheusConfig, QueryBatch
-from tests.support.histories import FIXTURE_NOW
-from tests.support.prometheus import RunningPrometheus
-
-from .gates import error_rate_guardrail, gate
+from canarygate.metrics import PrometheusClient, PrometheusConfig, QueryBatch
+from lab.gates import error_rate_guardrail, gate
+from lab.histories import FIXTURE_NOW
+from lab.prometheus import RunningPrometheus
 
 pytestmark = pytest.mark.integration
 

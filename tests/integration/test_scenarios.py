@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.histories import FIXTURE_NOW
-from tests.support.prometheus import free_port
+from lab.gates import error_rate_guardrail, gate
+from lab.histories import FIXTURE_NOW
+from lab.prometheus import free_port
 
-from .gates import error_rate_guardrail, gate
 from .running import Evaluate
 
 pytestmark = pytest.mark.integration

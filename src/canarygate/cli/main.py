@@ -23,7 +23,7 @@ from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.matrix import matrix_as_markdown
 from canarygate.evaluating import evaluate_gates
-from canarygate.providers.prometheus import PrometheusClient, PrometheusConfig
+from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
 
 EXIT_OK = 0
 EXIT_INVALID = 2

@@ -257,7 +257,7 @@ def _unreachable_reason(observations: Observations) -> tuple[Reason, ...]:
     """One up-front reason when Prometheus could not be asked, instead of one per query."""
     for sample in observations.values():
         if isinstance(sample, Missing) and sample.kind is MissingKind.UNREACHABLE:
-            return (Reason(ReasonCode.PROVIDER_UNAVAILABLE, sample.detail or "unreachable"),)
+            return (Reason(ReasonCode.PROMETHEUS_UNAVAILABLE, sample.detail or "unreachable"),)
     return ()
 
 

@@ -14,7 +14,7 @@ from canarygate.core.vocabulary import Action, Health, Mode
 
 
 class ReasonCode(StrEnum):
-    PROVIDER_UNAVAILABLE = "PrometheusUnavailable"
+    PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     HEALTH = "Health"
     JOURNEY = "Journey"
     RISK = "Risk"

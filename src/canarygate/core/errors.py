@@ -5,13 +5,13 @@ same tree; `canarygate.errors` re-exports it as the public face.
 
     CanarygateError
     ├── SpecError                 a gate spec is invalid; `.field` names the offending field
-    ├── ProviderError             a metrics provider could not answer
+    ├── MetricsError              Prometheus could not answer a query
     │   ├── NoDataError           the query answered, but with no usable value (empty, NaN, Inf)
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
-    │   └── ProviderUnavailable   Prometheus unreachable, timed out, or 5xx after retries
+    │   └── MetricsUnavailable    Prometheus unreachable, timed out, or 5xx after retries
     └── ActuatorError             a traffic backend could not be read or written
 
-Silence is never an error that promotes: callers turn every ProviderError into a
+Silence is never an error that promotes: callers turn every MetricsError into a
 "missing" observation, which the core reads as unknown health or an inconclusive guardrail.
 """
 
@@ -31,8 +31,8 @@ class SpecError(CanarygateError):
         self.message = message
 
 
-class ProviderError(CanarygateError):
-    """A metrics provider could not produce a value. `query` is the PromQL sent, if any."""
+class MetricsError(CanarygateError):
+    """Prometheus could not produce a value. `query` is the PromQL sent, if any."""
 
     def __init__(self, message: str, *, query: str | None = None) -> None:
         super().__init__(message)
@@ -40,15 +40,15 @@ class ProviderError(CanarygateError):
         self.query = query
 
 
-class NoDataError(ProviderError):
+class NoDataError(MetricsError):
     """The query succeeded but yielded nothing usable: no series, NaN or an infinity."""
 
 
-class QueryError(ProviderError):
+class QueryError(MetricsError):
     """Prometheus rejected the query; retrying the same text cannot help."""
 
 
-class ProviderUnavailable(ProviderError):
+class MetricsUnavailable(MetricsError):
     """Prometheus could not be reached or kept failing after bounded retries."""
 
 

@@ -194,7 +194,7 @@ def test_silence_everywhere_holds_without_rollback() -> None:
 def test_unreachable_prometheus_is_the_first_context_reason() -> None:
     spec = spec_with(Risk.LOW)
     decision = decide(spec, GateState(weight=5), silence(spec), NOW)
-    assert ReasonCode.PROVIDER_UNAVAILABLE in [r.code for r in decision.reasons]
+    assert ReasonCode.PROMETHEUS_UNAVAILABLE in [r.code for r in decision.reasons]
 
 
 def test_matrix_override_applies_but_unknown_and_red_never_advance() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from canarygate.simulator.splitting import CarryCounter, CarrySplitter
+from lab.simulator.splitting import CarryCounter, CarrySplitter
 
 
 def test_carry_makes_small_batches_exact() -> None:

@@ -16,8 +16,8 @@ from lightkube.generic_resource import GenericNamespacedResource, create_namespa
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.networking_v1 import Ingress
 
-from canarygate.simulator.generating import Simulator
-from canarygate.simulator.weights import (
+from lab.simulator.generating import Simulator
+from lab.simulator.weights import (
     WeightUnavailable,
     gateway_api_weight,
     istio_weight,
@@ -27,7 +27,7 @@ from canarygate.simulator.weights import (
 
 PROVIDERS = ("gatewayAPI", "istio", "nginx", "replicas", "static")
 
-log = logging.getLogger("canarygate.simulator")
+log = logging.getLogger("lab.simulator")
 
 
 @cache

@@ -9,8 +9,8 @@ import httpx
 
 from canarygate.core import Missing, MissingKind, QueryKey, Role
 from canarygate.core.queries import PlannedQuery
-from canarygate.providers import PrometheusClient, PrometheusConfig, QueryBatch, Series
-from canarygate.providers.batching import PART_LABEL, pack, unpack
+from canarygate.metrics import PrometheusClient, PrometheusConfig, QueryBatch, Series
+from canarygate.metrics.batching import PART_LABEL, pack, unpack
 
 AT = datetime(2026, 1, 15, 12, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from canarygate.simulator.faults import Faults
-from canarygate.simulator.splitting import CarryCounter, CarrySplitter
+from lab.simulator.faults import Faults
+from lab.simulator.splitting import CarryCounter, CarrySplitter
 
 VERSIONS = ("stable", "canary")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from canarygate.cli.main import main as canarygate
-from tests.support.fixture_prometheus import fixture_blocks, start_fixture_prometheus
-from tests.support.histories import FIXTURE_NOW
+from lab.fixture_prometheus import fixture_blocks, start_fixture_prometheus
+from lab.histories import FIXTURE_NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STORIES = [

@@ -1,6 +1,6 @@
 """Prometheus HTTP API client: instant queries at a given time, with retries, auth and limits.
 
-Every failure surfaces as one of the provider errors in `canarygate.core.errors`; an empty
+Every failure surfaces as one of the metrics errors in `canarygate.core.errors`; an empty
 result, NaN or an infinity raises NoDataError and is never turned into zero.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from canarygate.core.errors import NoDataError, ProviderUnavailable, QueryError
+from canarygate.core.errors import MetricsUnavailable, NoDataError, QueryError
 
 # Statuses worth a second try: overload, gateway trouble, Prometheus' own query timeout.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -91,7 +91,7 @@ class PrometheusClient:
         await self._http.aclose()
 
     async def query(self, promql: str, at: datetime) -> float:
-        """Evaluate `promql` at instant `at`; return its single value or raise a ProviderError."""
+        """Evaluate `promql` at instant `at`; return its single value or raise a MetricsError."""
         return single_value(promql, await self.query_series(promql, at))
 
     async def query_series(self, promql: str, at: datetime) -> list[Series]:
@@ -126,7 +126,7 @@ class PrometheusClient:
                 last_problem = f"HTTP {response.status_code}: {_error_text(response)}"
             self._note_failed_attempt(last_problem)
         self._count_failure("unavailable")
-        raise ProviderUnavailable(
+        raise MetricsUnavailable(
             f"Prometheus unavailable after {self.config.retries + 1} attempt(s): {last_problem}",
             query=promql,
         )
@@ -148,7 +148,7 @@ class PrometheusClient:
         """Thousands of queued queries must not each time out against a dead Prometheus."""
         if time.monotonic() < self._open_until:
             self._count_failure("fail-fast")
-            raise ProviderUnavailable(f"{self._open_because} (not retried)", query=promql)
+            raise MetricsUnavailable(f"{self._open_because} (not retried)", query=promql)
 
     def _delay(self, attempt: int) -> float:
         # Exponential backoff with jitter so that many gates retrying at once spread out.
@@ -190,17 +190,17 @@ def _series_of(promql: str, response: httpx.Response) -> list[Series]:
     if status in (400, 422):
         raise QueryError(f"Prometheus rejected the query: {_error_text(response)}", query=promql)
     if status in (401, 403):
-        raise ProviderUnavailable(
+        raise MetricsUnavailable(
             f"Prometheus refused our credentials (HTTP {status})", query=promql
         )
     if status != 200:
-        raise ProviderUnavailable(
+        raise MetricsUnavailable(
             f"unexpected HTTP {status} from Prometheus: {_error_text(response)}", query=promql
         )
     try:
         body = response.json()
     except ValueError:
-        raise ProviderUnavailable(
+        raise MetricsUnavailable(
             "Prometheus answered with something that is not JSON", query=promql
         ) from None
     if not isinstance(body, dict) or body.get("status") != "success":
@@ -208,7 +208,7 @@ def _series_of(promql: str, response: httpx.Response) -> list[Series]:
         raise QueryError(f"Prometheus query failed: {detail}", query=promql)
     data = body.get("data")
     if not isinstance(data, dict):
-        raise ProviderUnavailable("Prometheus response has no data", query=promql)
+        raise MetricsUnavailable("Prometheus response has no data", query=promql)
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar":
         return [Series({}, result)]
@@ -220,7 +220,7 @@ def _series_of(promql: str, response: httpx.Response) -> list[Series]:
 
 
 def single_value(promql: str, series: list[Series]) -> float:
-    """The one finite value a gate query must produce; anything else is a ProviderError."""
+    """The one finite value a gate query must produce; anything else is a MetricsError."""
     if not series:
         raise NoDataError("query returned no series", query=promql)
     if len(series) > 1:
@@ -235,7 +235,7 @@ def _finite(promql: str, pair: Any) -> float:
     try:
         value = float(pair[1])
     except (TypeError, ValueError, IndexError):
-        raise ProviderUnavailable(
+        raise MetricsUnavailable(
             f"malformed sample {pair!r} from Prometheus", query=promql
         ) from None
     if math.isnan(value):

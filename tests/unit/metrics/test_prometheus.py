@@ -13,16 +13,16 @@ import httpx
 import pytest
 
 from canarygate.core import (
+    MetricsUnavailable,
     Missing,
     MissingKind,
     NoDataError,
-    ProviderUnavailable,
     QueryError,
     QueryKey,
     Role,
 )
 from canarygate.core.queries import PlannedQuery
-from canarygate.providers import PrometheusClient, PrometheusConfig, QueryBatch
+from canarygate.metrics import PrometheusClient, PrometheusConfig, QueryBatch
 
 AT = datetime(2026, 1, 15, 12, tzinfo=UTC)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -112,7 +112,7 @@ async def test_server_errors_are_retried_then_reported_unavailable() -> None:
         return httpx.Response(503, text="overloaded")
 
     async with client(handler, retries=2) as prom:
-        with pytest.raises(ProviderUnavailable, match="after 3 attempt"):
+        with pytest.raises(MetricsUnavailable, match="after 3 attempt"):
             await prom.query("x", AT)
         assert prom.stats.retries == 2
     assert calls == 3
@@ -138,7 +138,7 @@ async def test_timeouts_are_bounded_and_reported() -> None:
         raise httpx.ReadTimeout("slow", request=request)
 
     async with client(handler, retries=1, timeout=0.5) as prom:
-        with pytest.raises(ProviderUnavailable, match=r"timed out after 0\.5s"):
+        with pytest.raises(MetricsUnavailable, match=r"timed out after 0\.5s"):
             await prom.query("x", AT)
 
 
@@ -151,7 +151,7 @@ async def test_unauthorised_is_unavailable_not_retried() -> None:
         return httpx.Response(401)
 
     async with client(handler, retries=3) as prom:
-        with pytest.raises(ProviderUnavailable, match="credentials"):
+        with pytest.raises(MetricsUnavailable, match="credentials"):
             await prom.query("x", AT)
     assert calls == 1
 
@@ -229,7 +229,7 @@ def test_non_json_answer_is_unavailable() -> None:
         async with client(lambda _: httpx.Response(200, text="<html>proxy</html>")) as prom:
             await prom.query("x", AT)
 
-    with pytest.raises(ProviderUnavailable, match="not JSON"):
+    with pytest.raises(MetricsUnavailable, match="not JSON"):
         asyncio.run(run())
 
 
@@ -248,7 +248,7 @@ async def test_a_dead_prometheus_opens_the_breaker_so_queued_queries_fail_fast()
         outcomes = await asyncio.gather(
             *(prom.query(f"q{i}", AT) for i in range(20)), return_exceptions=True
         )
-        assert all(isinstance(o, ProviderUnavailable) for o in outcomes)
+        assert all(isinstance(o, MetricsUnavailable) for o in outcomes)
         assert calls == 2  # one query tried twice; the 19 queued behind it did not wait
         assert any("not retried" in str(o) for o in outcomes)
         alive = True

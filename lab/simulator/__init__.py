@@ -5,14 +5,14 @@ histograms), generating a fixed request rate that it splits between stable and c
 the live weight of a traffic object (HTTPRoute, VirtualService, NGINX canary Ingress, or the
 replica ratio of two Deployments). Canary faults are switched at run time via /faults.
 
-    python -m canarygate.simulator --provider gatewayAPI --namespace shop \\
+    python -m lab.simulator --provider gatewayAPI --namespace shop \\
         --object checkout --stable checkout-stable --canary checkout-canary
 """
 
-from canarygate.simulator.faults import Faults
-from canarygate.simulator.generating import Simulator, SimulatorConfig
-from canarygate.simulator.splitting import CarrySplitter
-from canarygate.simulator.weights import (
+from lab.simulator.faults import Faults
+from lab.simulator.generating import Simulator, SimulatorConfig
+from lab.simulator.splitting import CarrySplitter
+from lab.simulator.weights import (
     WeightUnavailable,
     gateway_api_weight,
     istio_weight,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canarygate.simulator.weights import (
+from lab.simulator.weights import (
     WeightUnavailable,
     gateway_api_weight,
     istio_weight,

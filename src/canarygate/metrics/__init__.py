@@ -1,7 +1,7 @@
-"""Metrics providers. Prometheus is the one provider; its seam is `PrometheusClient.query`."""
+"""Metrics: the Prometheus client and the per-tick query batch (seam: `PrometheusClient`)."""
 
-from canarygate.providers.batching import QueryBatch, missing_from
-from canarygate.providers.prometheus import (
+from canarygate.metrics.batching import QueryBatch, missing_from
+from canarygate.metrics.prometheus import (
     ClientStats,
     PrometheusClient,
     PrometheusConfig,

@@ -1,4 +1,4 @@
-"""`python -m canarygate.simulator`: parse flags, then run the generator, the weight poller
+"""`python -m lab.simulator`: parse flags, then run the generator, the weight poller
 and the HTTP server until SIGTERM or SIGINT."""
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from types import FrameType
 
 from lightkube import Client, KubeConfig
 
-from canarygate.simulator.faults import Faults, InvalidFaults
-from canarygate.simulator.generating import Simulator, SimulatorConfig
-from canarygate.simulator.polling import PROVIDERS, Target, poll_weights, weight_reader
-from canarygate.simulator.serving import make_server
+from lab.simulator.faults import Faults, InvalidFaults
+from lab.simulator.generating import Simulator, SimulatorConfig
+from lab.simulator.polling import PROVIDERS, Target, poll_weights, weight_reader
+from lab.simulator.serving import make_server
 
-log = logging.getLogger("canarygate.simulator")
+log = logging.getLogger("lab.simulator")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m canarygate.simulator",
+        prog="python -m lab.simulator",
         description="Serve synthetic journey metrics split between stable and canary by the "
         "live weight of a traffic object.",
     )

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from canarygate.simulator.faults import Faults, InvalidFaults
-from canarygate.simulator.generating import Simulator, SimulatorConfig
-from canarygate.simulator.serving import make_server
+from lab.simulator.faults import Faults, InvalidFaults
+from lab.simulator.generating import Simulator, SimulatorConfig
+from lab.simulator.serving import make_server
 
 
 def simulator(rate: float = 100.0, journeys: tuple[str, ...] = ("checkout",)) -> Simulator:

@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support import histories
-from tests.support.prometheus import PrometheusUnavailable, RunningPrometheus, start_prometheus
+from lab import histories
+from lab.prometheus import PrometheusUnavailable, RunningPrometheus, start_prometheus
 
 CACHE_ROOT = Path(os.environ.get("CANARYGATE_CACHE", Path.home() / ".cache" / "canarygate"))
 

@@ -15,10 +15,10 @@ import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from canarygate.simulator.faults import Faults, InvalidFaults
-from canarygate.simulator.generating import Simulator
+from lab.simulator.faults import Faults, InvalidFaults
+from lab.simulator.generating import Simulator
 
-log = logging.getLogger("canarygate.simulator")
+log = logging.getLogger("lab.simulator")
 
 MAX_BODY = 64 * 1024
 

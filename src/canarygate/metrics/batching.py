@@ -18,20 +18,20 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from canarygate.core.errors import NoDataError, ProviderError, ProviderUnavailable, QueryError
+from canarygate.core.errors import MetricsError, MetricsUnavailable, NoDataError, QueryError
 from canarygate.core.observations import Missing, MissingKind, QueryKey, Sample
 from canarygate.core.queries import PlannedQuery
-from canarygate.providers.prometheus import PrometheusClient, Series, single_value
+from canarygate.metrics.prometheus import PrometheusClient, Series, single_value
 
 PART_LABEL = "canarygate_part"
 
 
-def missing_from(error: ProviderError) -> Missing:
+def missing_from(error: MetricsError) -> Missing:
     if isinstance(error, NoDataError):
         return Missing(MissingKind.NO_DATA, error.message)
     if isinstance(error, QueryError):
         return Missing(MissingKind.QUERY_ERROR, error.message)
-    if isinstance(error, ProviderUnavailable):
+    if isinstance(error, MetricsUnavailable):
         return Missing(MissingKind.UNREACHABLE, error.message)
     return Missing(MissingKind.QUERY_ERROR, str(error))
 
@@ -55,7 +55,7 @@ def unpack(queries: Sequence[str], series: Iterable[Series]) -> list[Sample]:
     for index, query in enumerate(queries):
         try:
             samples.append(single_value(query, parts[str(index)]))
-        except ProviderError as error:
+        except MetricsError as error:
             samples.append(missing_from(error))
     return samples
 
@@ -79,7 +79,7 @@ class QueryBatch:
     async def _run_single(self, promql: str) -> Sample:
         try:
             return await self.client.query(promql, self.at)
-        except ProviderError as error:
+        except MetricsError as error:
             return missing_from(error)
 
     def fetch(self, promql: str) -> asyncio.Task[Sample]:
@@ -94,7 +94,7 @@ class QueryBatch:
             series = await self.client.query_series(pack(queries), self.at)
         except QueryError:
             return list(await asyncio.gather(*(self.fetch(q) for q in queries)))
-        except ProviderError as error:
+        except MetricsError as error:
             return [missing_from(error)] * len(queries)
         return unpack(queries, series)
 
