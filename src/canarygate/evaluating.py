@@ -2,6 +2,8 @@
 
 This is the imperative shell around `core.decide`, shared by the CLI, the operator and the
 benchmark. It never raises for a Prometheus problem: silence becomes missing observations.
+It also owns what every caller needs the same way: where a gate's Prometheus is (the
+precedence of flags, spec and defaults), and one client per distinct Prometheus.
 """
 
 from __future__ import annotations
@@ -10,14 +12,93 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 
 from canarygate.api.converting import to_gate_spec, to_gate_state
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.core import defaults
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
+from canarygate.core.durations import Duration, parse_duration
+from canarygate.core.errors import CanarygateError
 from canarygate.core.queries import plan_queries
 from canarygate.metrics.batching import QueryBatch
-from canarygate.metrics.prometheus import PrometheusClient
+from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
+
+
+class MissingAddress(CanarygateError):
+    """A gate names no Prometheus and the caller gave no default."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach Prometheus beyond what a gate's spec says, filled from the CLI's or the
+    operator's flags. `address` beats `spec.prometheus.address` (an explicit command-line
+    choice); `fallback_address` serves gates whose spec names none (an environment variable,
+    the operator's default). `timeout` beats `spec.prometheus.timeout`."""
+
+    address: str | None = None
+    fallback_address: str | None = None
+    timeout: Duration | None = None
+    retries: int = defaults.QUERY_RETRIES
+    bearer_token: str | None = None
+    basic_auth: tuple[str, str] | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+def prometheus_config(gate: CanaryGate, connection: Connection) -> PrometheusConfig:
+    """The Prometheus a gate is evaluated against, by the precedence documented above."""
+    spec = gate.spec.prometheus
+    address = connection.address or (spec.address if spec else None)
+    address = address or connection.fallback_address
+    if not address:
+        raise MissingAddress("no Prometheus address: the gate names none and no default is set")
+    timeout = connection.timeout
+    if timeout is None:
+        timeout = parse_duration(spec.timeout) if spec else defaults.QUERY_TIMEOUT
+    return PrometheusConfig(
+        address=address,
+        timeout=timeout.seconds,
+        retries=connection.retries,
+        bearer_token=connection.bearer_token,
+        basic_auth=connection.basic_auth,
+        ca_file=connection.ca_file,
+        insecure_skip_verify=connection.insecure_skip_verify,
+    )
+
+
+class ClientPool:
+    """One PrometheusClient per distinct configuration, kept for as long as the pool lives:
+    a CLI run holds it for one tick, the operator for its lifetime (connections are reused)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[PrometheusConfig, PrometheusClient] = {}
+
+    def client_for(self, config: PrometheusConfig) -> PrometheusClient:
+        client = self._clients.get(config)
+        if client is None:
+            client = self._clients[config] = PrometheusClient(config)
+        return client
+
+    @property
+    def clients(self) -> tuple[PrometheusClient, ...]:
+        return tuple(self._clients.values())
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(client.aclose() for client in clients))
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 @dataclass(frozen=True)
@@ -52,3 +133,28 @@ async def evaluate_gates(
         distinct=batch.distinct,
         http_requests=client.stats.requests - requests_before,
     )
+
+
+async def evaluate_everywhere(
+    gates: Sequence[CanaryGate],
+    configs: Sequence[PrometheusConfig],
+    pool: ClientPool,
+    at: datetime,
+    *,
+    weight: int | None = None,
+) -> list[Decision]:
+    """Evaluate gates that may live on different Prometheus servers: one batch per server,
+    all servers at once, so a slow one never delays the others. Decisions keep input order."""
+    groups: dict[PrometheusConfig, list[int]] = {}
+    for index, config in enumerate(configs):
+        groups.setdefault(config, []).append(index)
+    reports = await asyncio.gather(
+        *(
+            evaluate_gates([gates[i] for i in indexes], pool.client_for(config), at, weight=weight)
+            for config, indexes in groups.items()
+        )
+    )
+    decisions: dict[int, Decision] = {}
+    for indexes, report in zip(groups.values(), reports, strict=True):
+        decisions.update(zip(indexes, report.decisions, strict=True))
+    return [decisions[i] for i in range(len(gates))]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from canarygate.api.v1alpha1 import (
     CanaryGate,
-    CanaryGateStatus,
-    HealthPolicySpec,
-    HealthTierSpec,
-    MatrixSpec,
+    CanaryGateStatusModel,
+    HealthPolicyModel,
+    HealthTierModel,
+    MatrixModel,
 )
+from canarygate.core import defaults
 from canarygate.core.durations import parse_duration
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
@@ -75,12 +76,12 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
         health=_health_policy(spec.health),
         policy=MatrixPolicy(
             cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
-            guarded_passes=spec.policy.guarded_passes if spec.policy else 2,
+            guarded_passes=(spec.policy.guarded_passes if spec.policy else defaults.GUARDED_PASSES),
         ),
     )
 
 
-def _tier(override: HealthTierSpec | None, default: HealthTier) -> HealthTier:
+def _tier(override: HealthTierModel | None, default: HealthTier) -> HealthTier:
     """Field-by-field override: what the gate states replaces the default, the rest stays."""
     if override is None:
         return default
@@ -106,7 +107,7 @@ def _tier(override: HealthTierSpec | None, default: HealthTier) -> HealthTier:
     )
 
 
-def _health_policy(override: HealthPolicySpec | None) -> HealthPolicy:
+def _health_policy(override: HealthPolicyModel | None) -> HealthPolicy:
     if override is None:
         return DEFAULT_HEALTH_POLICY
     return HealthPolicy(
@@ -115,7 +116,7 @@ def _health_policy(override: HealthPolicySpec | None) -> HealthPolicy:
     )
 
 
-def _matrix_cells(matrix: MatrixSpec | None) -> dict[tuple[Health, Risk], Mode]:
+def _matrix_cells(matrix: MatrixModel | None) -> dict[tuple[Health, Risk], Mode]:
     cells: dict[tuple[Health, Risk], Mode] = {}
     if matrix is None:
         return cells
@@ -129,17 +130,16 @@ def _matrix_cells(matrix: MatrixSpec | None) -> dict[tuple[Health, Risk], Mode]:
     return cells
 
 
-def to_gate_state(status: CanaryGateStatus | None, *, weight: int | None = None) -> GateState:
+def to_gate_state(status: CanaryGateStatusModel | None, *, weight: int | None = None) -> GateState:
     """State remembered in the status; an explicit `weight` that differs starts the count afresh."""
-    if status is None:
-        return GateState(weight=weight or 0)
-    remembered = status.weight or 0
-    passes = status.consecutive_passes or 0
-    if weight is not None and weight != remembered:
-        passes = 0
-    return GateState(
-        weight=remembered if weight is None else weight,
-        phase=status.phase or Phase.PENDING,
-        consecutive_passes=passes,
-        guardrail_failures={g.name: g.consecutive_failures or 0 for g in status.guardrails or []},
-    )
+    remembered = GateState()
+    if status is not None:
+        remembered = GateState(
+            weight=status.weight or 0,
+            phase=status.phase or Phase.PENDING,
+            consecutive_passes=status.consecutive_passes or 0,
+            guardrail_failures={
+                g.name: g.consecutive_failures or 0 for g in status.guardrails or []
+            },
+        )
+    return remembered if weight is None else remembered.at_weight(weight)

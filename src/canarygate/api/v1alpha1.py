@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from canarygate.core import defaults
 from canarygate.core.durations import DURATION_PATTERN, parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.templating import TEMPLATE_VARIABLES, check_template
@@ -81,14 +82,14 @@ def _check_query(
     return value
 
 
-class PrometheusSpec(_Model):
+class PrometheusModel(_Model):
     address: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
-    timeout: DurationText = "10s"
+    timeout: DurationText = defaults.QUERY_TIMEOUT.text
 
     _timeout = field_validator("timeout")(_check_duration)
 
 
-class RiskFactorsSpec(_Model):
+class RiskFactorsModel(_Model):
     # Free text: organisations name tiers differently; only "critical" raises the risk.
     tier: ItemName | None = None
     change_type: (
@@ -98,12 +99,12 @@ class RiskFactorsSpec(_Model):
     reversible: bool = False
 
 
-class RiskSpecModel(_Model):
+class RiskModel(_Model):
     level: RiskLevel = RiskLevel.AUTO
-    factors: RiskFactorsSpec = Field(default_factory=RiskFactorsSpec)
+    factors: RiskFactorsModel = Field(default_factory=RiskFactorsModel)
 
 
-class SliSpec(_Model):
+class SliModel(_Model):
     good: Query
     total: Query
 
@@ -113,18 +114,18 @@ class SliSpec(_Model):
         return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
 
 
-class JourneySpecModel(_Model):
+class JourneyModel(_Model):
     name: ItemName
     objective: float = Field(gt=0, lt=100)
-    window: DurationText = "30d"
+    window: DurationText = defaults.COMPLIANCE_WINDOW.text
     critical: bool = True
-    weight: float = Field(default=1, ge=0)
-    sli: SliSpec
+    weight: float = Field(default=defaults.JOURNEY_WEIGHT, ge=0)
+    sli: SliModel
 
     _window = field_validator("window")(_check_duration)
 
 
-class BurnRateRuleSpec(_Model):
+class BurnRateRuleModel(_Model):
     long: DurationText
     short: DurationText
     threshold: float = Field(gt=0)
@@ -132,30 +133,30 @@ class BurnRateRuleSpec(_Model):
     _durations = field_validator("long", "short")(_check_duration)
 
     @model_validator(mode="after")
-    def _windows(self) -> BurnRateRuleSpec:
+    def _windows(self) -> BurnRateRuleModel:
         if parse_duration(self.short) >= parse_duration(self.long):
             raise ValueError(f"short window {self.short} must be shorter than long {self.long}")
         return self
 
 
-class HealthTierSpec(_Model):
-    burn_rates: list[BurnRateRuleSpec] | None = Field(default=None, max_length=8)
+class HealthTierModel(_Model):
+    burn_rates: list[BurnRateRuleModel] | None = Field(default=None, max_length=8)
     budget_remaining_at_most: float | None = Field(default=None, le=1)
     budget_remaining_below: float | None = Field(default=None, le=1)
 
 
-class HealthPolicySpec(_Model):
-    red: HealthTierSpec | None = None
-    yellow: HealthTierSpec | None = None
+class HealthPolicyModel(_Model):
+    red: HealthTierModel | None = None
+    yellow: HealthTierModel | None = None
 
 
-class GatewayApiTraffic(_Model):
+class GatewayApiTrafficModel(_Model):
     http_route: ObjectName
     stable_backend: ObjectName
     canary_backend: ObjectName
 
 
-class IstioTraffic(_Model):
+class IstioTrafficModel(_Model):
     virtual_service: ObjectName
     route: OptionalObjectName | None = None
     stable_host: ObjectName
@@ -164,12 +165,12 @@ class IstioTraffic(_Model):
     canary_subset: OptionalObjectName | None = None
 
 
-class NginxTraffic(_Model):
+class NginxTrafficModel(_Model):
     ingress: ObjectName
     canary_ingress: ObjectName
 
 
-class ReplicasTraffic(_Model):
+class ReplicasTrafficModel(_Model):
     stable_deployment: ObjectName
     canary_deployment: ObjectName
     total_replicas: int = Field(ge=1, le=1000)
@@ -178,15 +179,15 @@ class ReplicasTraffic(_Model):
 Provider = Literal["gatewayAPI", "istio", "nginx", "replicas"]
 
 
-class TrafficSpec(_Model):
+class TrafficModel(_Model):
     provider: Provider
-    gateway_api: GatewayApiTraffic | None = Field(default=None, alias="gatewayAPI")
-    istio: IstioTraffic | None = None
-    nginx: NginxTraffic | None = None
-    replicas: ReplicasTraffic | None = None
+    gateway_api: GatewayApiTrafficModel | None = Field(default=None, alias="gatewayAPI")
+    istio: IstioTrafficModel | None = None
+    nginx: NginxTrafficModel | None = None
+    replicas: ReplicasTrafficModel | None = None
 
     @model_validator(mode="after")
-    def _one_matching_block(self) -> TrafficSpec:
+    def _one_matching_block(self) -> TrafficModel:
         blocks = {
             "gatewayAPI": self.gateway_api,
             "istio": self.istio,
@@ -200,7 +201,7 @@ class TrafficSpec(_Model):
         return self
 
 
-class GuardrailSpecModel(_Model):
+class GuardrailModel(_Model):
     name: ItemName
     canary: Query
     baseline: Query | None = None
@@ -209,10 +210,10 @@ class GuardrailSpecModel(_Model):
     samples: Query | None = None
     min_samples: float | None = Field(default=None, ge=0)
     severity: Severity = Severity.CRITICAL
-    failure_limit: int = Field(default=1, ge=1, le=100)
+    failure_limit: int = Field(default=defaults.FAILURE_LIMIT, ge=1, le=100)
 
     @model_validator(mode="after")
-    def _consistent(self) -> GuardrailSpecModel:
+    def _consistent(self) -> GuardrailModel:
         if self.max is None and self.max_increase is None:
             raise ValueError("a guardrail needs max, maxIncrease, or both")
         if self.max_increase is not None and self.baseline is None:
@@ -227,12 +228,12 @@ class GuardrailSpecModel(_Model):
         return _check_query(value, allowed=("interval",))
 
 
-class CanarySpecModel(_Model):
-    traffic: TrafficSpec
+class CanaryModel(_Model):
+    traffic: TrafficModel
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(min_length=1, max_length=20)
-    interval: DurationText = "1m"
+    interval: DurationText = defaults.INTERVAL.text
     cohort: OptionalObjectName | None = None
-    guardrails: list[GuardrailSpecModel] | None = Field(default=None, max_length=16)
+    guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
 
     @field_validator("steps")
     @classmethod
@@ -246,44 +247,44 @@ class CanarySpecModel(_Model):
     @field_validator("guardrails")
     @classmethod
     def _unique_guardrails(
-        cls, guardrails: list[GuardrailSpecModel] | None
-    ) -> list[GuardrailSpecModel] | None:
+        cls, guardrails: list[GuardrailModel] | None
+    ) -> list[GuardrailModel] | None:
         _require_unique([g.name for g in guardrails or []], "guardrail")
         return guardrails
 
 
-class MatrixRow(_Model):
+class MatrixRowModel(_Model):
     low: AnyMode | None = None
     high: AnyMode | None = None
 
 
-class RedMatrixRow(_Model):
+class RedMatrixRowModel(_Model):
     low: NonAdvancingMode | None = None
     high: NonAdvancingMode | None = None
 
 
-class MatrixSpec(_Model):
-    green: MatrixRow | None = None
-    yellow: MatrixRow | None = None
-    red: RedMatrixRow | None = None
+class MatrixModel(_Model):
+    green: MatrixRowModel | None = None
+    yellow: MatrixRowModel | None = None
+    red: RedMatrixRowModel | None = None
 
 
-class PolicySpec(_Model):
-    matrix: MatrixSpec | None = None
-    guarded_passes: int = Field(default=2, ge=1, le=10)
+class PolicyModel(_Model):
+    matrix: MatrixModel | None = None
+    guarded_passes: int = Field(default=defaults.GUARDED_PASSES, ge=1, le=10)
 
 
-class CanaryGateSpec(_Model):
-    prometheus: PrometheusSpec | None = None
-    risk: RiskSpecModel = Field(default_factory=RiskSpecModel)
-    journeys: list[JourneySpecModel] = Field(min_length=1, max_length=16)
-    health: HealthPolicySpec | None = None
-    canary: CanarySpecModel
-    policy: PolicySpec | None = None
+class CanaryGateSpecModel(_Model):
+    prometheus: PrometheusModel | None = None
+    risk: RiskModel = Field(default_factory=RiskModel)
+    journeys: list[JourneyModel] = Field(min_length=1, max_length=16)
+    health: HealthPolicyModel | None = None
+    canary: CanaryModel
+    policy: PolicyModel | None = None
 
     @field_validator("journeys")
     @classmethod
-    def _unique_journeys(cls, journeys: list[JourneySpecModel]) -> list[JourneySpecModel]:
+    def _unique_journeys(cls, journeys: list[JourneyModel]) -> list[JourneyModel]:
         _require_unique([j.name for j in journeys], "journey")
         return journeys
 
@@ -296,14 +297,14 @@ def _require_unique(names: list[str], what: str) -> None:
         seen.add(name)
 
 
-class JourneyStatus(_Model):
+class JourneyStatusModel(_Model):
     name: str
     health: Health
     burn_rates: dict[str, float | None] | None = None
     budget_remaining: float | None = None
 
 
-class GuardrailStatus(_Model):
+class GuardrailStatusModel(_Model):
     name: str
     verdict: Verdict
     canary: float | None = None
@@ -312,7 +313,7 @@ class GuardrailStatus(_Model):
     consecutive_failures: int | None = Field(default=None, ge=0)
 
 
-class Condition(_Model):
+class ConditionModel(_Model):
     type: Annotated[str, StringConstraints(max_length=316)]
     status: Literal["True", "False", "Unknown"]
     observed_generation: int | None = Field(default=None, ge=0)
@@ -321,7 +322,7 @@ class Condition(_Model):
     message: Annotated[str, StringConstraints(max_length=32768)]
 
 
-class HistoryEntry(_Model):
+class HistoryEntryModel(_Model):
     time: datetime
     action: Action
     health: Health | None = None
@@ -332,7 +333,7 @@ class HistoryEntry(_Model):
     reason: str | None = None
 
 
-class CanaryGateStatus(_Model):
+class CanaryGateStatusModel(_Model):
     phase: Phase | None = None
     health: Health | None = None
     risk: Risk | None = None
@@ -343,10 +344,10 @@ class CanaryGateStatus(_Model):
     observed_generation: int | None = None
     last_evaluation_time: datetime | None = None
     message: str | None = None
-    journeys: list[JourneyStatus] | None = None
-    guardrails: list[GuardrailStatus] | None = None
-    conditions: list[Condition] | None = None
-    history: list[HistoryEntry] | None = Field(default=None, max_length=50)
+    journeys: list[JourneyStatusModel] | None = None
+    guardrails: list[GuardrailStatusModel] | None = None
+    conditions: list[ConditionModel] | None = None
+    history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 
 
 class CanaryGate(_Model):
@@ -355,8 +356,8 @@ class CanaryGate(_Model):
     api_version: Literal["canarygate.io/v1alpha1"] = API_VERSION
     kind: Literal["CanaryGate"] = KIND
     metadata: dict[str, Any] = Field(default_factory=dict)
-    spec: CanaryGateSpec
-    status: CanaryGateStatus | None = None
+    spec: CanaryGateSpecModel
+    status: CanaryGateStatusModel | None = None
 
     @property
     def name(self) -> str:

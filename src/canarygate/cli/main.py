@@ -18,12 +18,19 @@ from canarygate import __version__
 from canarygate.api.loading import load_gates
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.rendering import decision_document, decision_table
+from canarygate.core import defaults
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.matrix import matrix_as_markdown
-from canarygate.evaluating import evaluate_gates
-from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
+from canarygate.evaluating import (
+    ClientPool,
+    Connection,
+    MissingAddress,
+    evaluate_everywhere,
+    prometheus_config,
+)
+from canarygate.metrics.prometheus import PrometheusConfig
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -92,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-o", "--output", choices=("json", "table"), default="table")
     auth = evaluate.add_argument_group("Prometheus connection")
     auth.add_argument("--timeout", default=None, metavar="DURATION", help="per-query timeout")
-    auth.add_argument("--retries", type=int, default=2, help="retries per query (default 2)")
+    auth.add_argument(
+        "--retries",
+        type=int,
+        default=defaults.QUERY_RETRIES,
+        help=f"retries per query (default {defaults.QUERY_RETRIES})",
+    )
     auth.add_argument("--bearer-token-file", type=Path, metavar="PATH")
     auth.add_argument(
         "--basic-auth-file", type=Path, metavar="PATH", help="file holding user:password"
@@ -113,23 +125,14 @@ def _read_secret(path: Path | None, flag: str) -> str | None:
         raise UsageError(f"{flag}: cannot read {path}: {error.strerror}") from None
 
 
-def _config(args: argparse.Namespace, gate: CanaryGate) -> PrometheusConfig:
-    spec_prometheus = gate.spec.prometheus
-    address = (
-        args.prometheus
-        or (spec_prometheus.address if spec_prometheus else None)
-        or os.environ.get(PROMETHEUS_ENV)
-    )
-    if not address:
-        raise UsageError(
-            "no Prometheus address: pass --prometheus, set spec.prometheus.address "
-            f"or ${PROMETHEUS_ENV}"
-        )
-    timeout_text = args.timeout or (spec_prometheus.timeout if spec_prometheus else "10s")
-    try:
-        timeout = parse_duration(timeout_text, field="--timeout").seconds
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+def _connection(args: argparse.Namespace) -> Connection:
+    """The command line's part of the Prometheus precedence (see `evaluating.Connection`)."""
+    timeout = None
+    if args.timeout:
+        try:
+            timeout = parse_duration(args.timeout, field="--timeout")
+        except SpecError as error:
+            raise UsageError(str(error)) from None
     basic = _read_secret(args.basic_auth_file, "--basic-auth-file")
     basic_auth: tuple[str, str] | None = None
     if basic is not None:
@@ -139,8 +142,9 @@ def _config(args: argparse.Namespace, gate: CanaryGate) -> PrometheusConfig:
         basic_auth = (user, password)
     if args.retries < 0:
         raise UsageError("--retries must be 0 or more")
-    return PrometheusConfig(
-        address=address,
+    return Connection(
+        address=args.prometheus,
+        fallback_address=os.environ.get(PROMETHEUS_ENV),
         timeout=timeout,
         retries=args.retries,
         bearer_token=_read_secret(args.bearer_token_file, "--bearer-token-file"),
@@ -156,22 +160,21 @@ async def _evaluate_all(
     at: datetime,
     weight: int | None,
 ) -> list[Decision]:
-    """Gates sharing one Prometheus share one client and one deduplicated batch."""
-    groups: dict[PrometheusConfig, list[int]] = {}
-    for index, config in enumerate(configs):
-        groups.setdefault(config, []).append(index)
-    decisions: dict[int, Decision] = {}
-    for config, indexes in groups.items():
-        async with PrometheusClient(config) as client:
-            report = await evaluate_gates([gates[i] for i in indexes], client, at, weight=weight)
-        decisions.update(zip(indexes, report.decisions, strict=True))
-    return [decisions[i] for i in range(len(gates))]
+    async with ClientPool() as pool:
+        return await evaluate_everywhere(gates, configs, pool, at, weight=weight)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     at = parse_time(args.at) if args.at else datetime.now(UTC)
     gates = load_gates(args.filename)
-    configs = [_config(args, gate) for gate in gates]
+    connection = _connection(args)
+    try:
+        configs = [prometheus_config(gate, connection) for gate in gates]
+    except MissingAddress:
+        raise UsageError(
+            "no Prometheus address: pass --prometheus, set spec.prometheus.address "
+            f"or ${PROMETHEUS_ENV}"
+        ) from None
     decisions = asyncio.run(_evaluate_all(gates, configs, at, args.weight))
     if args.output == "json":
         documents = [decision_document(g, d) for g, d in zip(gates, decisions, strict=True)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from canarygate.core import defaults
 from canarygate.core.specs import MatrixPolicy
 from canarygate.core.vocabulary import Health, Mode, Risk
 
@@ -39,7 +40,8 @@ MODE_BEHAVIOURS: dict[Mode, ModeBehaviour] = {
             Mode.GUARDED,
             AdvanceRule.CONSECUTIVE_PASSES,
             True,
-            "a step needs guardedPasses (2) consecutive passes; every guardrail counts as critical",
+            f"a step needs guardedPasses ({defaults.GUARDED_PASSES}) consecutive passes; "
+            "every guardrail counts as critical",
         ),
         ModeBehaviour(
             Mode.NEUTRAL_ONLY,

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from canarygate.core import defaults
 from canarygate.core.durations import Duration
 from canarygate.core.vocabulary import Health, Mode, Risk, RiskLevel, Severity
-
-DEFAULT_COMPLIANCE_WINDOW = Duration(30 * 86_400_000)
-DEFAULT_INTERVAL = Duration(60_000)
 
 
 @dataclass(frozen=True)
@@ -29,9 +27,9 @@ class JourneySpec:
     name: str
     objective_percent: float
     sli: SliQueries
-    window: Duration = DEFAULT_COMPLIANCE_WINDOW
+    window: Duration = defaults.COMPLIANCE_WINDOW
     critical: bool = True
-    weight: float = 1.0
+    weight: float = defaults.JOURNEY_WEIGHT
 
     @property
     def error_budget(self) -> float:
@@ -123,13 +121,13 @@ class GuardrailSpec:
     samples: str | None = None
     min_samples: float | None = None
     severity: Severity = Severity.CRITICAL
-    failure_limit: int = 1
+    failure_limit: int = defaults.FAILURE_LIMIT
 
 
 @dataclass(frozen=True)
 class CanarySpec:
     steps: tuple[int, ...]
-    interval: Duration = DEFAULT_INTERVAL
+    interval: Duration = defaults.INTERVAL
     guardrails: tuple[GuardrailSpec, ...] = ()
     cohort: str | None = None
 
@@ -147,7 +145,7 @@ class MatrixPolicy:
     """Overrides of the health x risk matrix; cells not listed keep their default mode."""
 
     cells: Mapping[tuple[Health, Risk], Mode] = field(default_factory=dict)
-    guarded_passes: int = 2
+    guarded_passes: int = defaults.GUARDED_PASSES
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from canarygate.core import defaults
 from canarygate.core.errors import MetricsUnavailable, NoDataError, QueryError
 
 # Statuses worth a second try: overload, gateway trouble, Prometheus' own query timeout.
@@ -27,8 +28,8 @@ _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 @dataclass(frozen=True)
 class PrometheusConfig:
     address: str
-    timeout: float = 10.0
-    retries: int = 2
+    timeout: float = defaults.QUERY_TIMEOUT.seconds
+    retries: int = defaults.QUERY_RETRIES
     backoff: float = 0.25
     max_backoff: float = 5.0
     max_concurrency: int = 16
