@@ -3,6 +3,7 @@
 from canarygate.core.errors import (
     ActuatorError,
     CanarygateError,
+    ConfigurationError,
     MetricsError,
     MetricsUnavailable,
     NoDataError,
@@ -13,6 +14,7 @@ from canarygate.core.errors import (
 __all__ = [
     "ActuatorError",
     "CanarygateError",
+    "ConfigurationError",
     "MetricsError",
     "MetricsUnavailable",
     "NoDataError",

@@ -5,6 +5,7 @@ same tree; `canarygate.errors` re-exports it as the public face.
 
     CanarygateError
     ├── SpecError                 a gate spec is invalid; `.field` names the offending field
+    ├── ConfigurationError        canarygate's own settings are unusable (a CA file, a token)
     ├── MetricsError              Prometheus could not answer a query
     │   ├── NoDataError           the query answered, but with no usable value (empty, NaN, Inf)
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
@@ -29,6 +30,11 @@ class SpecError(CanarygateError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class ConfigurationError(CanarygateError):
+    """A setting given to the CLI or the operator (not a gate) cannot be used: a CA bundle that
+    is not PEM, a token with characters HTTP cannot carry. The message says which and why."""
 
 
 class MetricsError(CanarygateError):
