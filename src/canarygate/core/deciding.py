@@ -21,7 +21,13 @@ from canarygate.core.health import (
     composite_score,
 )
 from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule, ModeBehaviour, mode_for
-from canarygate.core.observations import Missing, MissingKind, Observations
+from canarygate.core.observations import (
+    Missing,
+    MissingKind,
+    Observations,
+    QueryProblem,
+    query_problems,
+)
 from canarygate.core.queries import journey_windows
 from canarygate.core.risk import assess_risk
 from canarygate.core.specs import GateSpec
@@ -61,8 +67,10 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         for g in spec.canary.guardrails
     )
     outcome = _choose(spec, state, behaviour, guardrails)
+    errors = query_problems(observations)
     context = (
         *_unreachable_reason(observations),
+        *_invalid_evidence_reasons(journeys, guardrails),
         *_health_reasons(health, journeys),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
         Reason(ReasonCode.MODE, f"mode {mode} ({health} x {risk.risk}): {behaviour.summary}"),
@@ -75,10 +83,11 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         mode=mode,
         weight_current=state.weight,
         weight_next=outcome.weight_next,
-        reasons=outcome.reasons + context,
+        reasons=_with_errors(outcome, errors) + context,
         journeys=journeys,
         guardrails=guardrails,
         score=composite_score(journeys),
+        errors=errors,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -190,6 +199,18 @@ def _choose(
             weight=weight,
         )
     target = spec.canary.next_step(weight)
+    if target is not None and target >= FULL_TRAFFIC and not_yet_measurable:
+        # The first step may go on health and risk alone, but never to all traffic: a gate
+        # measures its guardrails on a canary share before it sends everyone to it.
+        names = ", ".join(g.name for g in inconclusive)
+        return _hold(
+            Reason(
+                ReasonCode.GUARDRAIL_INCONCLUSIVE,
+                f"hold: the next step sends all traffic to the canary, but guardrail(s) {names} "
+                "were never measured; add a smaller first step to spec.canary.steps",
+            ),
+            weight=weight,
+        )
     if target is None:
         return _Outcome(
             Action.PROMOTE,
@@ -251,6 +272,35 @@ def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
             )
         return (held,)
     return (Reason(ReasonCode.HOLD, f"hold: mode {mode} never advances"),)
+
+
+def _with_errors(outcome: _Outcome, errors: Sequence[QueryProblem]) -> tuple[Reason, ...]:
+    """A refused query is the reason to name first when the gate holds: the hold will not end
+    by itself, someone must fix the query. After a rollback it stays second."""
+    if not errors:
+        return outcome.reasons
+    shown = "; ".join(problem.describe() for problem in errors[:3])
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    error = Reason(
+        ReasonCode.QUERY_ERROR,
+        f"configuration error: Prometheus refused {len(errors)} quer"
+        f"{'y' if len(errors) == 1 else 'ies'} of this gate; fix the spec: {shown}{more}",
+    )
+    if outcome.action is Action.HOLD:
+        return (error, *outcome.reasons)
+    return (*outcome.reasons, error)
+
+
+def _invalid_evidence_reasons(
+    journeys: Sequence[JourneyAssessment], guardrails: Sequence[GuardrailAssessment]
+) -> tuple[Reason, ...]:
+    """Impossible numbers are named once, up front in the evidence, as invalid evidence."""
+    found = [f"journey {j.name} {problem}" for j in journeys for problem in j.invalid_evidence]
+    found += [f"guardrail {g.name}: {g.finding}" for g in guardrails if g.invalid_evidence]
+    return tuple(
+        Reason(ReasonCode.INVALID_EVIDENCE, f"invalid evidence, treated as silence: {text}")
+        for text in found
+    )
 
 
 def _unreachable_reason(observations: Observations) -> tuple[Reason, ...]:

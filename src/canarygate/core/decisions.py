@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
+from canarygate.core.observations import QueryProblem
 from canarygate.core.risk import RiskAssessment
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Action, Health, Mode
@@ -15,6 +16,8 @@ from canarygate.core.vocabulary import Action, Health, Mode
 
 class ReasonCode(StrEnum):
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+    QUERY_ERROR = "QueryError"
+    INVALID_EVIDENCE = "InvalidEvidence"
     HEALTH = "Health"
     JOURNEY = "Journey"
     RISK = "Risk"
@@ -55,3 +58,6 @@ class Decision:
     guardrails: tuple[GuardrailAssessment, ...]
     score: float | None
     state: GateState
+    # Queries Prometheus refused: the Error outcome. It holds like silence, but the gate's
+    # spec must be fixed, so it is reported apart from unknown health.
+    errors: tuple[QueryProblem, ...] = ()

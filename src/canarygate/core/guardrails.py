@@ -1,14 +1,23 @@
 """Canary-versus-baseline guardrails: one verdict per guardrail per evaluation.
 
 Too few canary samples, or a value that is missing, is `inconclusive`, never a pass and
-never a failure: a blip or a silent query must not roll a canary back.
+never a failure: a blip or a silent query must not roll a canary back. Guardrail values are
+rates, ratios, latencies or counts, so a negative one is invalid evidence, treated the same
+way (a canary error rate of -1 would otherwise pass every `max`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from canarygate.core.observations import Missing, Observations, QueryKey, Role, lookup
+from canarygate.core.observations import (
+    Missing,
+    MissingKind,
+    Observations,
+    QueryKey,
+    Role,
+    lookup,
+)
 from canarygate.core.specs import GuardrailSpec
 from canarygate.core.vocabulary import Severity, Verdict
 
@@ -24,6 +33,7 @@ class GuardrailAssessment:
     consecutive_failures: int
     failure_limit: int
     finding: str
+    invalid_evidence: bool = False
 
     @property
     def limit_reached(self) -> bool:
@@ -34,17 +44,27 @@ def _value(sample: float | Missing) -> float | None:
     return None if isinstance(sample, Missing) else sample
 
 
+def _measured(observations: Observations, key: QueryKey) -> float | Missing:
+    sample = lookup(observations, key)
+    if isinstance(sample, float) and sample < 0:
+        return Missing(
+            MissingKind.INVALID,
+            f"{key.role} value {sample:.6g} is negative; guardrail values cannot be",
+        )
+    return sample
+
+
 def judge_guardrail(
     spec: GuardrailSpec, observations: Observations, previous_failures: int
 ) -> GuardrailAssessment:
-    canary = lookup(observations, QueryKey(spec.name, Role.CANARY))
+    canary = _measured(observations, QueryKey(spec.name, Role.CANARY))
     baseline = (
-        lookup(observations, QueryKey(spec.name, Role.BASELINE))
+        _measured(observations, QueryKey(spec.name, Role.BASELINE))
         if spec.baseline is not None
         else None
     )
     samples = (
-        lookup(observations, QueryKey(spec.name, Role.SAMPLES))
+        _measured(observations, QueryKey(spec.name, Role.SAMPLES))
         if spec.samples is not None
         else None
     )
@@ -56,6 +76,8 @@ def judge_guardrail(
     else:
         # Silence neither adds evidence of failure nor erases the evidence already seen.
         failures = previous_failures
+    measured = (canary, baseline, samples)
+    invalid = any(isinstance(m, Missing) and m.kind is MissingKind.INVALID for m in measured)
     return GuardrailAssessment(
         name=spec.name,
         verdict=verdict,
@@ -66,6 +88,7 @@ def judge_guardrail(
         consecutive_failures=failures,
         failure_limit=spec.failure_limit,
         finding=finding,
+        invalid_evidence=invalid and verdict is Verdict.INCONCLUSIVE,
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
-from canarygate.core.observations import Missing, Observations, QueryKey, Role, lookup
+from canarygate.core.observations import Missing, MissingKind, Observations, QueryKey, Role, lookup
 from canarygate.core.slo import budget_remaining, burn_rate, error_ratio
 from canarygate.core.specs import HealthPolicy, HealthTier, JourneySpec
 from canarygate.core.vocabulary import HEALTH_ORDER, Health
@@ -28,6 +28,8 @@ class JourneyAssessment:
     findings: tuple[str, ...]
     # False when some window had no usable data, even if red was established without it.
     complete: bool = True
+    # Impossible numbers seen (good > total, negative counts), by window: treated as silence.
+    invalid_evidence: tuple[str, ...] = ()
 
     def burn_rate_map(self) -> dict[str, float | None]:
         return {window.text: rate for window, rate in self.burn_rates}
@@ -67,15 +69,19 @@ def assess_journey(
 ) -> JourneyAssessment:
     burns: dict[Duration, float | None] = {}
     missing: dict[str, list[str]] = {}
+    invalid: list[str] = []
     remaining: float | None = None
     burn_windows = set(policy.windows())
     for window in windows:
         ratio = error_ratio(
             lookup(observations, QueryKey(journey.name, Role.GOOD, window)),
             lookup(observations, QueryKey(journey.name, Role.TOTAL, window)),
+            journey.error_budget,
         )
         if isinstance(ratio, Missing):
             missing.setdefault(ratio.describe(), []).append(window.text)
+            if ratio.kind is MissingKind.INVALID:
+                invalid.append(f"over {window}: {ratio.detail}")
         if window in burn_windows:
             rate = burn_rate(ratio, journey.error_budget)
             burns[window] = None if isinstance(rate, Missing) else rate
@@ -106,6 +112,7 @@ def assess_journey(
         budget_remaining=remaining,
         findings=tuple(findings),
         complete=not missing,
+        invalid_evidence=tuple(invalid),
     )
 
 

@@ -14,6 +14,9 @@ class MissingKind(StrEnum):
     NO_DATA = "no-data"
     NOT_A_NUMBER = "nan"
     INFINITE = "inf"
+    # A value that cannot be a true measurement (good > total, a negative count or rate).
+    INVALID = "invalid-evidence"
+    # Prometheus refused the query (bad PromQL, several series): the gate must be fixed.
     QUERY_ERROR = "query-error"
     UNREACHABLE = "unreachable"
     NOT_QUERIED = "not-queried"
@@ -51,6 +54,43 @@ class QueryKey:
 
 
 Observations = Mapping[QueryKey, Sample]
+
+
+@dataclass(frozen=True)
+class QueryProblem:
+    """A query Prometheus refused: a configuration error in the gate, not silence."""
+
+    key: QueryKey
+    message: str
+
+    @property
+    def query(self) -> str:
+        """Which query of the spec, in the words of the spec."""
+        if self.key.window is not None:
+            return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
+        return f"guardrail {self.key.subject} {self.key.role} query"
+
+    def describe(self) -> str:
+        return f"{self.query}: {self.message}"
+
+
+def query_problems(observations: Observations) -> tuple[QueryProblem, ...]:
+    """Every refused query, in a stable order (journeys and guardrails by name, then role)."""
+    found = [
+        QueryProblem(key, sample.detail or str(sample.kind))
+        for key, sample in observations.items()
+        if isinstance(sample, Missing) and sample.kind is MissingKind.QUERY_ERROR
+    ]
+    return tuple(
+        sorted(
+            found,
+            key=lambda p: (
+                p.key.subject,
+                str(p.key.role),
+                p.key.window.milliseconds if p.key.window else 0,
+            ),
+        )
+    )
 
 
 def sample_from_float(value: float) -> Sample:

@@ -17,11 +17,14 @@ from canarygate.core import (
     MissingKind,
     Mode,
     Phase,
+    QueryKey,
     Risk,
     RiskFactors,
     RiskLevel,
     RiskSpec,
+    Role,
     Severity,
+    Verdict,
     decide,
 )
 from canarygate.core.decisions import Decision, ReasonCode
@@ -219,3 +222,47 @@ def test_non_critical_journey_red_makes_health_yellow() -> None:
     decision = decide(spec, GateState(weight=10), observations, NOW)
     assert decision.health is Health.YELLOW
     assert [j.health for j in decision.journeys] == [Health.GREEN, Health.RED]
+
+
+def test_the_first_step_never_goes_to_full_traffic_with_unmeasured_guardrails() -> None:
+    spec = gate(steps=(100,), guardrails=(GuardrailSpec("errors", "c", max=0.01),))
+    observed = journey_observations(spec, "checkout", 0.0)
+    decision = decide(spec, GateState(weight=0), observed, NOW)
+    assert decision.action is Action.HOLD
+    assert decision.weight_next == 0
+    assert "never measured" in decision.reasons[0].message
+
+
+def test_a_refused_query_is_an_error_named_first_and_holds() -> None:
+    spec = gate()
+    observed = journey_observations(spec, "checkout", 0.0)
+    key = next(k for k in observed if k.role is Role.GOOD)
+    observed[key] = Missing(MissingKind.QUERY_ERROR, "parse error: unexpected ')'")
+    decision = decide(spec, GateState(weight=25), observed, NOW)
+    assert decision.action is Action.HOLD
+    assert decision.reasons[0].code is ReasonCode.QUERY_ERROR
+    assert "unexpected ')'" in decision.reasons[0].message
+    assert [problem.key for problem in decision.errors] == [key]
+
+
+def test_good_over_total_during_an_incident_is_not_green() -> None:
+    spec = gate()
+    # Swapped queries: "good" is the total and "total" the good events, burn rate 30.
+    observed = {
+        k: (1000.0 if k.role is Role.GOOD else 970.0)
+        for k in journey_observations(spec, "checkout")
+    }
+    decision = decide(spec, GateState(weight=25), observed, NOW)
+    assert decision.health is Health.UNKNOWN
+    assert decision.action is Action.HOLD
+    assert any(r.code is ReasonCode.INVALID_EVIDENCE for r in decision.reasons)
+
+
+def test_a_negative_guardrail_value_is_inconclusive_not_a_pass() -> None:
+    spec = gate(guardrails=(GuardrailSpec("errors", "c", max=0.01),))
+    observed = journey_observations(spec, "checkout", 0.0)
+    observed[QueryKey("errors", Role.CANARY)] = -1.0
+    decision = decide(spec, GateState(weight=25), observed, NOW)
+    assert decision.guardrails[0].verdict is Verdict.INCONCLUSIVE
+    assert decision.guardrails[0].invalid_evidence
+    assert decision.action is Action.HOLD

@@ -184,3 +184,49 @@ def test_a_green_high_risk_step_needs_two_consecutive_passes(
         if first.state.consecutive_passes == 1:
             second = decide(spec, first.state, observed, NOW)
             assert second.action in (Action.ADVANCE, Action.PROMOTE)
+
+
+def _corrupt(value: Sample, how: str) -> float:
+    """An impossible measurement derived from a real one."""
+    base = value if isinstance(value, float) else 1000.0
+    return {"negative": -abs(base) - 1.0, "inflated": abs(base) * 1.05 + 1.0}[how]
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario=scenarios(), data=st.data())
+def test_invalid_journey_evidence_never_moves_traffic_on_its_own(
+    scenario: tuple[GateSpec, GateState, dict[QueryKey, Sample]], data: st.DataObject
+) -> None:
+    spec, state, observed = scenario
+    journey_keys = sorted(
+        (k for k in observed if k.window is not None), key=lambda k: (k.subject, k.role, k.window)
+    )
+    key = data.draw(st.sampled_from(journey_keys))
+    # Negative counts anywhere, or good inflated above total: both are impossible.
+    how = data.draw(
+        st.sampled_from(["negative", "inflated"] if key.role is Role.GOOD else ["negative"])
+    )
+    corrupted = {**observed, key: _corrupt(observed[key], how)}
+    decision = decide(spec, state, corrupted, NOW)
+    assert decision.action not in (Action.ADVANCE, Action.PROMOTE)
+    if decision.action is Action.ROLLBACK:
+        assert any(g.limit_reached for g in decision.guardrails)
+    assert decision.health is not Health.GREEN
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario=scenarios(), data=st.data())
+def test_invalid_guardrail_evidence_is_never_a_pass(
+    scenario: tuple[GateSpec, GateState, dict[QueryKey, Sample]], data: st.DataObject
+) -> None:
+    spec, state, observed = scenario
+    guardrail_keys = [k for k in observed if k.window is None]
+    if not guardrail_keys:
+        return
+    key = data.draw(st.sampled_from(sorted(guardrail_keys, key=lambda k: (k.subject, k.role))))
+    corrupted = {**observed, key: _corrupt(observed[key], "negative")}
+    decision = decide(spec, state, corrupted, NOW)
+    judged = next(g for g in decision.guardrails if g.name == key.subject)
+    assert judged.verdict is not Verdict.PASS
+    if state.weight > 0:
+        assert decision.action not in (Action.ADVANCE, Action.PROMOTE)

@@ -32,15 +32,36 @@ def test_invalid_durations_name_the_field(text: str) -> None:
 
 
 def test_error_ratio_refuses_zero_total_and_missing_inputs() -> None:
-    assert error_ratio(999.0, 1000.0) == pytest.approx(0.001)
-    zero = error_ratio(0.0, 0.0)
+    assert error_ratio(999.0, 1000.0, 0.001) == pytest.approx(0.001)
+    zero = error_ratio(0.0, 0.0, 0.001)
     assert isinstance(zero, Missing)
     assert zero.kind is MissingKind.NO_DATA
     gap = Missing(MissingKind.NO_DATA, "gap")
-    assert error_ratio(gap, 10.0) is gap
-    assert error_ratio(10.0, gap) is gap
-    # Counter extrapolation can make good exceed total; that is zero errors, not negative.
-    assert error_ratio(1001.0, 1000.0) == 0.0
+    assert error_ratio(gap, 10.0, 0.001) is gap
+    assert error_ratio(10.0, gap, 0.001) is gap
+
+
+def test_good_a_hair_over_total_is_zero_errors() -> None:
+    # Counter extrapolation can make good exceed total by a sliver: zero errors, not negative.
+    assert error_ratio(1000.005, 1000.0, 0.001) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("good", "total", "why"),
+    [
+        (1030.0, 1000.0, "good 1030 > total 1000"),  # swapped queries during a burn-30 incident
+        (1000.5, 1000.0, "good 1000.5 > total 1000"),  # would hide a burn rate of 0.5
+        (-1.0, 1000.0, "negative count"),
+        (10.0, -5.0, "negative count"),
+    ],
+)
+def test_impossible_counts_are_invalid_evidence_not_zero_errors(
+    good: float, total: float, why: str
+) -> None:
+    ratio = error_ratio(good, total, 0.001)
+    assert isinstance(ratio, Missing)
+    assert ratio.kind is MissingKind.INVALID
+    assert why in ratio.detail
 
 
 def test_burn_rate_and_budget_follow_the_definitions() -> None:
