@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv test unit integration e2e lint bench demo cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench demo cluster-build cluster-up cluster-down cluster-status clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,20 +17,27 @@ $(BIN)/canarygate: pyproject.toml
 
 venv: $(BIN)/canarygate ## create .venv with the package and dev tools
 
-demo: venv ## evaluate the example gate against the bundled fixture Prometheus
+demo: venv prerequisites ## evaluate the example gate against the bundled fixture Prometheus
 	$(BIN)/python -m lab.demo $(ARGS)
 
-test: venv lint ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
-	$(BIN)/pytest -q
+# Each suite is its own step with its own time limit, so a hang names the suite that hung.
+test: venv ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory e2e
 
 unit: venv ## fast unit and property tests only
-	$(BIN)/pytest -q tests/unit
+	timeout 10m $(BIN)/pytest -q tests/unit
 
-integration: venv ## tests against a real Prometheus started by the tests
-	$(BIN)/pytest -q tests/integration
+integration: venv prerequisites ## tests against a real Prometheus started by the tests
+	timeout 15m $(BIN)/pytest -q tests/integration
 
-e2e: venv ## tests against a real control plane (built/reused by e2e/cluster)
-	$(BIN)/pytest -q tests/e2e
+e2e: venv prerequisites ## tests against a real control plane (built/reused by e2e/cluster)
+	timeout 30m $(BIN)/pytest -q tests/e2e
+
+prerequisites: ## install Debian's prometheus and etcd-server if missing (sudo when not root)
+	@scripts/install-prerequisites
 
 lint: venv ## ruff, mypy --strict, import-linter layering contracts
 	$(BIN)/ruff check src lab tests bench e2e
