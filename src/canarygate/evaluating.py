@@ -22,6 +22,8 @@ from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration, parse_duration
 from canarygate.core.errors import CanarygateError
 from canarygate.core.queries import plan_queries
+from canarygate.core.specs import GateSpec
+from canarygate.core.state import GateState
 from canarygate.metrics.batching import QueryBatch
 from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
 
@@ -50,15 +52,23 @@ class Connection:
 def prometheus_config(gate: CanaryGate, connection: Connection) -> PrometheusConfig:
     """The Prometheus a gate is evaluated against, by the precedence documented above."""
     spec = gate.spec.prometheus
-    address = connection.address or (spec.address if spec else None)
-    address = address or connection.fallback_address
-    if not address:
+    return config_for(
+        spec.address if spec else None,
+        parse_duration(spec.timeout) if spec else None,
+        connection,
+    )
+
+
+def config_for(
+    address: str | None, timeout: Duration | None, connection: Connection
+) -> PrometheusConfig:
+    """The precedence of `Connection` applied to a gate's own address and timeout (if any)."""
+    chosen = connection.address or address or connection.fallback_address
+    if not chosen:
         raise MissingAddress("no Prometheus address: the gate names none and no default is set")
-    timeout = connection.timeout
-    if timeout is None:
-        timeout = parse_duration(spec.timeout) if spec else defaults.QUERY_TIMEOUT
+    timeout = connection.timeout or timeout or defaults.QUERY_TIMEOUT
     return PrometheusConfig(
-        address=address,
+        address=chosen,
         timeout=timeout.seconds,
         retries=connection.retries,
         bearer_token=connection.bearer_token,
@@ -119,13 +129,23 @@ async def evaluate_gates(
     weight: int | None = None,
 ) -> TickReport:
     """Evaluate every gate at the same instant against one Prometheus, sharing identical queries."""
+    return await evaluate_specs(
+        [(to_gate_spec(gate), to_gate_state(gate.status, weight=weight)) for gate in gates],
+        client,
+        at,
+    )
+
+
+async def evaluate_specs(
+    gates: Sequence[tuple[GateSpec, GateState]], client: PrometheusClient, at: datetime
+) -> TickReport:
+    """The same, for gates already converted to core types (the operator keeps those)."""
     batch = QueryBatch(client, at)
     requests_before = client.stats.requests
-    specs = [to_gate_spec(gate) for gate in gates]
-    observed = await asyncio.gather(*(batch.observe(plan_queries(spec)) for spec in specs))
+    observed = await asyncio.gather(*(batch.observe(plan_queries(spec)) for spec, _ in gates))
     decisions = tuple(
-        decide(spec, to_gate_state(gate.status, weight=weight), observations, at)
-        for gate, spec, observations in zip(gates, specs, observed, strict=True)
+        decide(spec, state, observations, at)
+        for (spec, state), observations in zip(gates, observed, strict=True)
     )
     return TickReport(
         decisions=decisions,
