@@ -10,7 +10,12 @@ same tree; `canarygate.errors` re-exports it as the public face.
     │   ├── NoDataError           the query answered, but with no usable value (empty, NaN, Inf)
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
     │   └── MetricsUnavailable    Prometheus unreachable, timed out, or 5xx after retries
-    └── ActuatorError             a traffic backend could not be read or written
+    ├── ActuatorError             a traffic backend could not be read or written
+    └── KubeError                 the Kubernetes API refused or failed a request (`.verb`, `.target`)
+        ├── Conflict              409: the object changed since it was read (stale resourceVersion)
+        ├── NotFound              404: the object (or its kind) does not exist
+        ├── Forbidden             401/403: canarygate's identity may not do this
+        └── KubeUnavailable       no usable answer: connection error, timeout, 5xx, 429, no config
 
 Silence is never an error that promotes: callers turn every MetricsError into a
 "missing" observation, which the core reads as unknown health or an inconclusive guardrail.
@@ -60,3 +65,35 @@ class MetricsUnavailable(MetricsError):
 
 class ActuatorError(CanarygateError):
     """A traffic backend could not be read or patched."""
+
+
+class KubeError(CanarygateError):
+    """A Kubernetes API request failed. `verb` and `target` say what was attempted on which
+    object (`patch`, `canarygates.canarygate.io/status shop/checkout`); `status` is the HTTP
+    status when the server answered. Other refusals (400, 422...) are a plain KubeError."""
+
+    def __init__(
+        self, message: str, *, verb: str = "", target: str = "", status: int | None = None
+    ) -> None:
+        super().__init__(f"{verb} {target}: {message}" if verb or target else message)
+        self.message = message
+        self.verb = verb
+        self.target = target
+        self.status = status
+
+
+class Conflict(KubeError):
+    """409: a write carried a resourceVersion that is no longer current; re-read and retry."""
+
+
+class NotFound(KubeError):
+    """404: the object, its namespace or its resource type does not exist."""
+
+
+class Forbidden(KubeError):
+    """401 or 403: canarygate's credentials are refused for this verb on this object."""
+
+
+class KubeUnavailable(KubeError):
+    """The API server could not be reached or answered no usable result (connection error,
+    timeout, 5xx, 429), or no cluster configuration could be loaded. Retrying may help."""
