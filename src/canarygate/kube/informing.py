@@ -25,6 +25,9 @@ from canarygate.kube.changes import Deleted, GateKey, InformerEvent, Synced, Ups
 from canarygate.kube.errors import Forbidden, KubeError, KubeUnavailable, NotFound, error_for_status
 from canarygate.kube.refs import API_VERSION, GROUP, KIND, PLURAL, target
 
+# The events are defined in `changes`; they are part of this module's interface too.
+__all__ = ["Deleted", "GateInformer", "Handler", "InformerEvent", "Synced", "Upsert"]
+
 logger = logging.getLogger(__name__)
 
 Scope = str | None  # a namespace, or None for all namespaces
