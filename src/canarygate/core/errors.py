@@ -11,7 +11,7 @@ same tree; `canarygate.errors` re-exports it as the public face.
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
     │   └── MetricsUnavailable    Prometheus unreachable, timed out, or 5xx after retries
     ├── ActuatorError             a traffic backend could not be read or written
-    └── KubeError                 the Kubernetes API refused or failed a request (`.verb`, `.target`)
+    └── KubeError                 a Kubernetes API request failed (`.verb`, `.target`, `.status`)
         ├── Conflict              409: the object changed since it was read (stale resourceVersion)
         ├── NotFound              404: the object (or its kind) does not exist
         ├── Forbidden             401/403: canarygate's identity may not do this
