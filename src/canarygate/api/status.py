@@ -1,0 +1,171 @@
+"""From a Decision to the CanaryGate status, and what counts as a change worth writing.
+
+Pure: the operator passes the clock in. The status holds what a restarted operator needs to
+resume exactly (weight, phase, passes, failure counts, revision, a pending intent) and what a
+person needs to understand the rollout (evidence, conditions, a bounded history).
+
+Writing only on change: `significant()` reduces a status to the fields whose change must be
+written at once. Evidence that moves on every tick (burn rates, guardrail values, reasons
+with numbers) is refreshed whenever something significant changes, and otherwise only by a
+bounded heartbeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from canarygate.core.decisions import Decision
+from canarygate.core.vocabulary import Action
+
+HISTORY_LIMIT: Final = 50
+MESSAGE_LIMIT: Final = 1024
+REASONS_LIMIT: Final = 20
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return round(value, 6)
+
+
+def _clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def evidence(decision: Decision) -> dict[str, Any]:
+    """The decision's findings as status fields (camelCase, JSON-ready)."""
+    return {
+        "health": str(decision.health),
+        "risk": str(decision.risk.risk),
+        "mode": str(decision.mode),
+        "action": str(decision.action),
+        "score": _number(decision.score),
+        "message": _clip(decision.reasons[0].message) if decision.reasons else "",
+        "reasons": [_clip(r.message) for r in decision.reasons[:REASONS_LIMIT]],
+        "reasonCodes": [str(r.code) for r in decision.reasons[:REASONS_LIMIT]],
+        "journeys": [
+            {
+                "name": j.name,
+                "health": str(j.health),
+                "burnRates": {w: _number(r) for w, r in j.burn_rate_map().items()},
+                "budgetRemaining": _number(j.budget_remaining),
+            }
+            for j in decision.journeys
+        ],
+        "guardrails": [
+            {
+                "name": g.name,
+                "verdict": str(g.verdict),
+                "canary": _number(g.canary),
+                "baseline": _number(g.baseline),
+                "samples": _number(g.samples),
+                "consecutiveFailures": g.consecutive_failures,
+            }
+            for g in decision.guardrails
+        ],
+    }
+
+
+def counters(decision: Decision) -> dict[str, Any]:
+    """The core state after the decision, except the weight (written once traffic moved)."""
+    return {
+        "phase": str(decision.state.phase),
+        "consecutivePasses": decision.state.consecutive_passes,
+    }
+
+
+@dataclass(frozen=True)
+class ConditionUpdate:
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+
+
+def merge_conditions(
+    current: Sequence[Mapping[str, Any]] | None,
+    updates: Sequence[ConditionUpdate],
+    *,
+    now: datetime,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """Apply `updates` to `current`; lastTransitionTime moves only when the status changes."""
+    merged: dict[str, dict[str, Any]] = {str(c["type"]): dict(c) for c in current or []}
+    for update in updates:
+        before = merged.get(update.type)
+        moved = before is None or before.get("status") != update.status
+        merged[update.type] = {
+            "type": update.type,
+            "status": update.status,
+            "reason": update.reason,
+            "message": _clip(update.message),
+            "lastTransitionTime": rfc3339(now) if moved else before["lastTransitionTime"],  # type: ignore[index]
+            **({"observedGeneration": generation} if generation is not None else {}),
+        }
+    return sorted(merged.values(), key=lambda c: str(c["type"]))
+
+
+def history_entry(
+    decision: Decision, *, weight_from: int, weight_to: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "time": rfc3339(now),
+        "action": str(decision.action),
+        "health": str(decision.health),
+        "risk": str(decision.risk.risk),
+        "mode": str(decision.mode),
+        "weightFrom": weight_from,
+        "weightTo": weight_to,
+        "reason": _clip(decision.reasons[0].message, 512) if decision.reasons else "",
+    }
+
+
+def appended(
+    history: Sequence[Mapping[str, Any]] | None, entry: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """History with `entry` last, the oldest dropped beyond the limit."""
+    return [*(dict(h) for h in history or []), dict(entry)][-HISTORY_LIMIT:]
+
+
+# Fields whose change is written at once; the rest waits for the heartbeat.
+SIGNIFICANT_FIELDS: Final = (
+    "phase",
+    "health",
+    "risk",
+    "mode",
+    "action",
+    "weight",
+    "revision",
+    "consecutivePasses",
+    "intent",
+    "reasonCodes",
+)
+
+
+def significant(status: Mapping[str, Any]) -> str:
+    """A digest of what must be written when it changes: the fields above, each guardrail's
+    verdict and failure count, each journey's health, and each condition's status and reason."""
+    view = {name: status.get(name) for name in SIGNIFICANT_FIELDS}
+    view["guardrails"] = [
+        (g.get("name"), g.get("verdict"), g.get("consecutiveFailures"))
+        for g in status.get("guardrails") or []
+    ]
+    view["journeys"] = [(j.get("name"), j.get("health")) for j in status.get("journeys") or []]
+    view["conditions"] = [
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
+    ]
+    encoded = json.dumps(view, sort_keys=True, default=str).encode()
+    return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+def moves_traffic(action: Action) -> bool:
+    return action in (Action.ADVANCE, Action.PROMOTE, Action.ROLLBACK)

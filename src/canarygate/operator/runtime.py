@@ -1,0 +1,220 @@
+"""The operator's engine: compact records fed by the informer, one scheduler for all gates.
+
+Every tick takes the gates that are due, evaluates the evaluable ones together (one batch per
+Prometheus, identical queries sent once across gates, each Prometheus on its own so a slow one
+delays nobody else), then lets each gate take its one transition in its own task, bounded in
+number. A gate that fails is retried with a growing backoff; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from canarygate.core.decisions import Decision
+from canarygate.core.durations import Duration
+from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
+from canarygate.metrics.prometheus import PrometheusConfig
+from canarygate.operator.observing import Observer
+from canarygate.operator.records import GateKey, GateRecord, key_of, record_from
+from canarygate.operator.rollouts import Next, Rollouts, RolloutSettings
+from canarygate.operator.scheduling import DueQueue
+
+log = logging.getLogger("canarygate.operator")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    connection: Connection = Connection()
+    rollouts: RolloutSettings = RolloutSettings()
+    # Gates processed at once; Kubernetes writes are bounded again inside the API client.
+    concurrency: int = 64
+    # The scheduler wakes at least this often, so liveness can tell it is not stuck.
+    idle_wakeup_seconds: float = 5.0
+    # Gates due within this much of each other are evaluated in the same batch.
+    batch_window_seconds: float = 0.25
+
+
+class Runtime:
+    def __init__(
+        self,
+        rollouts_store: Any,
+        settings: RuntimeSettings = RuntimeSettings(),
+        observer: Observer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.observer = observer or Observer()
+        self.records: dict[GateKey, GateRecord] = {}
+        self.queue: DueQueue[GateKey] = DueQueue()
+        self.pool = ClientPool()
+        self.rollouts = Rollouts(rollouts_store, self.remember, settings.rollouts)
+        self._busy: set[GateKey] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(settings.concurrency)
+        self._stopping = asyncio.Event()
+        self.synced = asyncio.Event()
+        self.last_loop = time.monotonic()
+
+    # -- the informer's side ----------------------------------------------------------------
+
+    def remember(self, body: Mapping[str, Any]) -> None:
+        """Take a CanaryGate body (from the informer or from our own write) into its record."""
+        key = key_of(body)
+        old = self.records.get(key)
+        if old is not None and _older(body, old.resource_version):
+            return  # a late watch event after our own newer write
+        record = record_from(body)
+        if old is not None:
+            record.failures = old.failures
+            record.last_drift_check = old.last_drift_check
+            record.notes = old.notes
+        self.records[key] = record
+        if old is None or record.generation != old.generation or record.deleting != old.deleting:
+            if key not in self._busy:
+                self.queue.schedule(key, time.monotonic())
+        self.observer.gate_changed(old, record)
+
+    def forget(self, namespace: str, name: str) -> None:
+        key = GateKey(namespace, name)
+        record = self.records.pop(key, None)
+        self.queue.discard(key)
+        self.observer.gate_changed(record, None)
+
+    def synced_with(self, keys: Sequence[tuple[str, str]]) -> None:
+        """After a complete list: drop records of gates that no longer exist."""
+        present = {GateKey(namespace, name) for namespace, name in keys}
+        for key in [k for k in self.records if k not in present]:
+            self.forget(key.namespace, key.name)
+        self.synced.set()
+
+    # -- the scheduler's side ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick until stopped: wake for the earliest due gate, take every gate due by then."""
+        while not self._stopping.is_set():
+            self.last_loop = time.monotonic()
+            await self.queue.wait_for_due(
+                time.monotonic(), longest=self.settings.idle_wakeup_seconds
+            )
+            if self._stopping.is_set():
+                break
+            now = time.monotonic()
+            due = self.queue.pop_due(now + self.settings.batch_window_seconds)
+            if due:
+                self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
+                self._tick([key for key, _ in due])
+        await self._drain()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.queue.schedule(GateKey("", ""), 0.0)  # wake the loop
+        self.queue.discard(GateKey("", ""))
+        await self._drain()
+        await self.pool.aclose()
+
+    def _tick(self, keys: list[GateKey]) -> None:
+        records = [self.records[k] for k in keys if k in self.records and k not in self._busy]
+        groups: dict[PrometheusConfig, list[GateRecord]] = {}
+        others: list[GateRecord] = []
+        for record in records:
+            self._busy.add(record.key)
+            config = self._config(record) if record.evaluable else None
+            if config is None:
+                others.append(record)
+            else:
+                groups.setdefault(config, []).append(record)
+        for config, group in groups.items():
+            self._spawn(self._evaluate_and_process(config, group))
+        for record in others:
+            self._spawn(self._process(record, None))
+
+    def _config(self, record: GateRecord) -> PrometheusConfig | None:
+        timeout = record.prometheus_timeout_seconds
+        try:
+            return config_for(
+                record.prometheus_address,
+                Duration(round(timeout * 1000)) if timeout else None,
+                self.settings.connection,
+            )
+        except MissingAddress:
+            record.problem = (
+                "spec.prometheus.address: the gate names no Prometheus and the operator has no "
+                "default (--prometheus)"
+            )
+            return None
+
+    async def _evaluate_and_process(
+        self, config: PrometheusConfig, group: list[GateRecord]
+    ) -> None:
+        at = datetime.now(UTC)
+        started = time.monotonic()
+        client = self.pool.client_for(config)
+        try:
+            report = await evaluate_specs(
+                [(r.spec, r.state) for r in group if r.spec is not None], client, at
+            )
+        except Exception:  # the evaluation path never raises for telemetry; this is a bug
+            log.exception("evaluating %d gates against %s failed", len(group), config.address)
+            for record in group:
+                self._finished(record.key, Next(failed=True))
+            return
+        self.observer.evaluated(report, time.monotonic() - started)
+        await asyncio.gather(
+            *(
+                self._process(record, decision)
+                for record, decision in zip(group, report.decisions, strict=True)
+            )
+        )
+
+    async def _process(self, record: GateRecord, decision: Decision | None) -> None:
+        async with self._limit:
+            outcome = await self.rollouts.process(record, decision)
+        if decision is not None:
+            self.observer.decided(record, decision)
+        self._finished(record.key, outcome)
+
+    def _finished(self, key: GateKey, outcome: Next) -> None:
+        self._busy.discard(key)
+        record = self.records.get(key)
+        if record is None:
+            return
+        if outcome.forget:
+            self.forget(key.namespace, key.name)
+            return
+        if outcome.failed:
+            record.failures += 1
+            backoff = min(
+                self.settings.rollouts.max_backoff_seconds, 2.0 * 2 ** (record.failures - 1)
+            )
+            delay = backoff if outcome.after is None else outcome.after
+        else:
+            record.failures = 0
+            delay = record.interval_seconds if outcome.after is None else outcome.after
+        due = time.monotonic() + delay
+        earlier = self.queue.due_at(key)
+        self.queue.schedule(key, due if earlier is None else min(due, earlier))
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self) -> None:
+        tasks = list(self._tasks)
+        if tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(tasks, timeout=30)
+
+
+def _older(body: Mapping[str, Any], known: str) -> bool:
+    incoming = str((body.get("metadata") or {}).get("resourceVersion", ""))
+    if incoming.isdigit() and known.isdigit():
+        return int(incoming) < int(known)
+    return False
+
