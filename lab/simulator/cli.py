@@ -15,9 +15,16 @@ from types import FrameType
 
 from lightkube import Client, KubeConfig
 
+from canarygate.core.errors import SpecError
 from lab.simulator.faults import Faults, InvalidFaults
 from lab.simulator.generating import Simulator, SimulatorConfig
-from lab.simulator.polling import PROVIDERS, Target, poll_weights, weight_reader
+from lab.simulator.polling import (
+    PROVIDERS,
+    Target,
+    poll_weights,
+    traffic_backend,
+    weight_reader,
+)
 from lab.simulator.serving import make_server
 
 log = logging.getLogger("lab.simulator")
@@ -36,6 +43,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--stable", default="", help="stable backend / destination / Deployment")
     parser.add_argument("--canary", default="", help="canary backend / destination / Deployment")
+    parser.add_argument(
+        "--stable-subset", default="", help="istio: the stable destination's subset"
+    )
+    parser.add_argument(
+        "--canary-subset", default="", help="istio: the canary destination's subset"
+    )
     parser.add_argument("--weight", type=float, default=0.0, help="canary %% (static provider)")
     parser.add_argument("--kubeconfig", default=None, help="default: $KUBECONFIG, ~/.kube/config")
     parser.add_argument("--journeys", default="login,checkout,search")
@@ -86,7 +99,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, InvalidFaults) as error:
             print(f"error: --faults: {error}", file=sys.stderr)
             return 2
-    target = Target(args.provider, args.namespace, args.name, args.stable, args.canary, args.weight)
+    target = Target(
+        args.provider,
+        args.namespace,
+        args.name,
+        args.stable,
+        args.canary,
+        args.weight,
+        stable_subset=args.stable_subset,
+        canary_subset=args.canary_subset,
+    )
+    if args.provider != "static":
+        try:
+            traffic_backend(target)  # refuse flags that cannot work before connecting
+        except SpecError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     client = None
     if args.provider != "static":
         config_file = KubeConfig.from_file(args.kubeconfig) if args.kubeconfig else None

@@ -92,6 +92,11 @@ class Simulator:
             return self._weight
 
     @property
+    def weight_source_up(self) -> bool:
+        with self._lock:
+            return self._weight_source_up
+
+    @property
     def faults(self) -> Faults:
         with self._lock:
             return self._faults

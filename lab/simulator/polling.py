@@ -1,5 +1,7 @@
-"""Poll the live traffic object through the Kubernetes API and feed its weight to the
-Simulator. The only module of the simulator that talks to Kubernetes."""
+"""Poll the live traffic objects through the Kubernetes API and feed their weight to the
+Simulator. The only module of the simulator that talks to Kubernetes; what the objects
+mean is canarygate's own `traffic` package, so the simulator splits traffic exactly as
+the product reads it."""
 
 from __future__ import annotations
 
@@ -13,39 +15,25 @@ from typing import Any
 import httpx
 from lightkube import ApiError, Client
 from lightkube.generic_resource import GenericNamespacedResource, create_namespaced_resource
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.networking_v1 import Ingress
 
+from canarygate.core.errors import ActuatorError
+from canarygate.traffic import ObjectRef, TrafficBackend, backend_for
 from lab.simulator.generating import Simulator
-from lab.simulator.weights import (
-    WeightUnavailable,
-    gateway_api_weight,
-    istio_weight,
-    nginx_weight,
-    replicas_weight,
-)
 
 PROVIDERS = ("gatewayAPI", "istio", "nginx", "replicas", "static")
+NOT_FOUND = 404
 
 log = logging.getLogger("lab.simulator")
 
-
-@cache
-def http_route() -> type[GenericNamespacedResource]:
-    return create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
-
-
-@cache
-def virtual_service() -> type[GenericNamespacedResource]:
-    return create_namespaced_resource(
-        "networking.istio.io", "v1", "VirtualService", "virtualservices"
-    )
+# Reads one object: its JSON body, or None when it does not exist.
+Getter = Callable[[ObjectRef], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
 class Target:
     """Which traffic object to read. `name` is the HTTPRoute, VirtualService or canary
-    Ingress; `stable`/`canary` name the backends (Services, destinations or Deployments)."""
+    Ingress; `stable`/`canary` name the backends (Services, Istio hosts or Deployments);
+    the subsets, when given, pick Istio destinations of one host."""
 
     provider: str
     namespace: str = "default"
@@ -53,6 +41,63 @@ class Target:
     stable: str = ""
     canary: str = ""
     static_weight: float = 0.0
+    stable_subset: str = ""
+    canary_subset: str = ""
+
+
+def traffic_backend(target: Target) -> TrafficBackend:
+    """The product's backend for `target`, from the same block a CanaryGate would carry.
+    Raises SpecError for flags that cannot work together."""
+    blocks: dict[str, dict[str, Any]] = {
+        "gatewayAPI": {
+            "httpRoute": target.name,
+            "stableBackend": target.stable,
+            "canaryBackend": target.canary,
+        },
+        "istio": {
+            "virtualService": target.name,
+            "stableHost": target.stable,
+            "canaryHost": target.canary,
+            "stableSubset": target.stable_subset,
+            "canarySubset": target.canary_subset,
+        },
+        "nginx": {"canaryIngress": target.name},
+        # totalReplicas only shapes writes, which the simulator never makes: the weight it
+        # reads is the share of ready pods.
+        "replicas": {
+            "stableDeployment": target.stable,
+            "canaryDeployment": target.canary,
+            "totalReplicas": 1,
+        },
+    }
+    return backend_for(target.provider, target.namespace, blocks.get(target.provider, {}))
+
+
+def read_weight(backend: TrafficBackend, get: Getter) -> float:
+    """Get the backend's objects (leaving out those that do not exist, which the backend
+    reports as TargetMissing) and read the canary percent from them."""
+    objects = {ref: body for ref in backend.targets() if (body := get(ref)) is not None}
+    return backend.read_weight(objects)
+
+
+@cache
+def _resource(group: str, version: str, kind: str, plural: str) -> type[GenericNamespacedResource]:
+    return create_namespaced_resource(group, version, kind, plural)
+
+
+def kubernetes_getter(client: Client) -> Getter:
+    def get(ref: ObjectRef) -> Mapping[str, Any] | None:
+        resource = _resource(ref.group, ref.version, ref.kind, ref.plural)
+        try:
+            obj: Any = client.get(resource, ref.name, namespace=ref.namespace)
+        except ApiError as error:
+            if error.status.code == NOT_FOUND:
+                return None
+            raise
+        body: Mapping[str, Any] = obj if isinstance(obj, dict) else obj.to_dict()
+        return body
+
+    return get
 
 
 def weight_reader(target: Target, client: Client | None) -> Callable[[], float]:
@@ -61,32 +106,9 @@ def weight_reader(target: Target, client: Client | None) -> Callable[[], float]:
         return lambda: target.static_weight
     if client is None:
         raise ValueError(f"provider {target.provider} needs a Kubernetes client")
-    ns = target.namespace
-
-    def as_dict(obj: Any) -> Mapping[str, Any]:
-        data: Mapping[str, Any] = obj if isinstance(obj, dict) else obj.to_dict()
-        return data
-
-    if target.provider == "gatewayAPI":
-        return lambda: gateway_api_weight(
-            as_dict(client.get(http_route(), target.name, namespace=ns)),
-            target.stable,
-            target.canary,
-        )
-    if target.provider == "istio":
-        return lambda: istio_weight(
-            as_dict(client.get(virtual_service(), target.name, namespace=ns)),
-            target.stable,
-            target.canary,
-        )
-    if target.provider == "nginx":
-        return lambda: nginx_weight(as_dict(client.get(Ingress, target.name, namespace=ns)))
-    if target.provider == "replicas":
-        return lambda: replicas_weight(
-            as_dict(client.get(Deployment, target.stable, namespace=ns)),
-            as_dict(client.get(Deployment, target.canary, namespace=ns)),
-        )
-    raise ValueError(f"unknown provider {target.provider!r}; expected one of {PROVIDERS}")
+    backend = traffic_backend(target)
+    get = kubernetes_getter(client)
+    return lambda: read_weight(backend, get)
 
 
 def poll_weights(
@@ -103,7 +125,7 @@ def poll_weights(
         problem: str | None = None
         try:
             simulator.set_weight(read())
-        except WeightUnavailable as error:
+        except ActuatorError as error:
             problem = str(error)
         except ApiError as error:
             problem = f"Kubernetes API: {error.status.code} {error.status.message}"
