@@ -1,54 +1,68 @@
-"""Prometheus HTTP API client: instant queries at a given time, with retries, auth and limits.
+"""Prometheus HTTP API client: instant queries at a given time, with deadlines, retries, a
+circuit breaker, a response size cap and auth. One client per Prometheus (see
+`metrics.settings` for the config and its canonical address).
 
-Every failure surfaces as one of the metrics errors in `canarygate.core.errors`; an empty
-result, NaN or an infinity raises NoDataError and is never turned into zero.
+Every failure surfaces as a MetricsError (the tree is in `metrics.errors`); an empty result,
+NaN or an infinity raises NoDataError and is never turned into zero. No message shows a
+password or token. Retried: connection errors, timeouts, 429 and 5xx, with jittered backoff
+or the wait `Retry-After` asks for, within the query's deadline (`metrics.pacing`). Not
+retried: 400/422 (QueryError: the query must be fixed) and 401/403 (unavailable).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import random
-import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 import httpx
 
-from canarygate.core import defaults
-from canarygate.core.errors import MetricsUnavailable, NoDataError, QueryError
+from canarygate.core.errors import MetricsError, MetricsUnavailable
+from canarygate.metrics.answers import Series, error_detail, series_from_answer, single_value
+from canarygate.metrics.bodies import ACCEPTED_ENCODING, read_body
+from canarygate.metrics.breaker import CircuitBreaker
+from canarygate.metrics.errors import CircuitOpen, failure_kind
+from canarygate.metrics.pacing import Deadline, backoff_delay, retry_after_seconds
+from canarygate.metrics.settings import PrometheusConfig, secret_texts, tls_verification
+
+__all__ = ["ClientStats", "PrometheusClient", "PrometheusConfig", "Series", "single_value"]
 
 # Statuses worth a second try: overload, gateway trouble, Prometheus' own query timeout.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class PrometheusConfig:
-    address: str
-    timeout: float = defaults.QUERY_TIMEOUT.seconds
-    retries: int = defaults.QUERY_RETRIES
-    backoff: float = 0.25
-    max_backoff: float = 5.0
-    max_concurrency: int = 16
-    # After a request gave up on an unreachable Prometheus, others fail fast for this long
-    # instead of each waiting out its own timeouts (None: max(5 s, timeout)).
-    breaker_cooldown: float | None = None
-    bearer_token: str | None = None
-    basic_auth: tuple[str, str] | None = None
-    ca_file: str | None = None
-    insecure_skip_verify: bool = False
-
-
 @dataclass
 class ClientStats:
-    """Counters for benchmarks and logs: HTTP requests sent and how many were retries."""
+    """Counters for benchmarks, logs and operator metrics."""
 
-    requests: int = 0
+    queries: int = 0  # queries asked for (a packed request is one)
+    requests: int = 0  # HTTP requests sent, retries included
     retries: int = 0
+    bytes_received: int = 0  # decoded answer bytes
+    breaker_opened: int = 0
+    # Failed queries by kind: unavailable, fail-fast, refused, malformed, too-large.
     failures: dict[str, int] = field(default_factory=dict)
+    # Failed attempts by cause: timeout, connection, http-503...
+    attempt_failures: dict[str, int] = field(default_factory=dict)
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way another attempt may not."""
+
+    def __init__(self, problem: str, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason: str
+    body: bytes
 
 
 class PrometheusClient:
@@ -58,17 +72,17 @@ class PrometheusClient:
         self.config = config
         self.stats = ClientStats()
         self._limit = asyncio.Semaphore(config.max_concurrency)
-        self._failed_attempts = 0
-        self._open_until = 0.0
-        self._open_because = ""
-        headers = {"Accept": "application/json"}
+        self._breaker = CircuitBreaker(threshold=config.retries, cooldown=config.cooldown)
+        self._secrets = secret_texts(config)
+        headers = {"Accept": "application/json", "Accept-Encoding": ACCEPTED_ENCODING}
         if config.bearer_token:
             headers["Authorization"] = f"Bearer {config.bearer_token}"
         self._http = httpx.AsyncClient(
-            base_url=config.address.rstrip("/"),
+            base_url=config.address,
             headers=headers,
-            auth=config.basic_auth,
-            verify=_tls_verification(config),
+            auth=httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None,
+            verify=tls_verification(config),
+            # Per read and connect; the whole attempt is bounded by `_exchange` itself.
             timeout=httpx.Timeout(config.timeout),
             limits=httpx.Limits(
                 max_connections=config.max_concurrency,
@@ -97,150 +111,117 @@ class PrometheusClient:
 
     async def query_series(self, promql: str, at: datetime) -> list[Series]:
         """Evaluate `promql` at instant `at`; every series of the result (a scalar is one)."""
+        self.stats.queries += 1
+        try:
+            return await self._query_series(promql, at)
+        except MetricsError as error:
+            kind = failure_kind(error)
+            self.stats.failures[kind] = self.stats.failures.get(kind, 0) + 1
+            raise self._redacted(error, promql) from None
+
+    async def _query_series(self, promql: str, at: datetime) -> list[Series]:
+        deadline = Deadline(self.config.query_deadline)
+        attempts = self.config.retries + 1
+        failure = _Retryable("no attempt was made", "none")
+        for attempt in range(attempts):
+            if attempt:
+                await self._pause_before_retry(attempt, failure, deadline)
+            try:
+                answer = await self._attempt(promql, at, deadline)
+            except _Retryable as error:
+                failure = error
+                continue
+            return series_from_answer(promql, answer.status, answer.reason, answer.body)
+        raise MetricsUnavailable(
+            f"Prometheus unavailable after {attempts} attempt(s): {failure.problem}"
+        )
+
+    async def _pause_before_retry(
+        self, attempt: int, failure: _Retryable, deadline: Deadline
+    ) -> None:
+        """Wait before retry number `attempt`, or give up if the wait would outlast the
+        query's deadline."""
+        delay = backoff_delay(attempt, self.config.backoff, self.config.max_backoff)
+        left = deadline.remaining()
+        asked = failure.retry_after
+        if asked is not None and asked >= left:
+            raise MetricsUnavailable(
+                f"Prometheus unavailable: {failure.problem}; Retry-After {asked:g}s is past "
+                f"this query's deadline ({max(left, 0):.1f}s left of {deadline.seconds:g}s)"
+            )
+        delay = max(delay, asked or 0.0)
+        if delay >= left:
+            raise MetricsUnavailable(
+                f"Prometheus unavailable: gave up at the query deadline of "
+                f"{deadline.seconds:g}s after {attempt} attempt(s), last: {failure.problem}"
+            )
+        self.stats.retries += 1
+        await asyncio.sleep(delay)
+
+    async def _attempt(self, promql: str, at: datetime, deadline: Deadline) -> _Answer:
+        """One request, holding a connection slot, within the time left; breaker-aware."""
+        async with self._limit:
+            deadline.start()
+            budget = min(self.config.timeout, deadline.remaining())
+            if budget <= 0:
+                raise _Retryable("no time left after waiting for a free connection", "deadline")
+            reason = self._breaker.open_reason()
+            if reason:
+                raise CircuitOpen(reason)
+            started = self._breaker.attempt_started()
+            self.stats.requests += 1
+            try:
+                answer = await self._exchange(promql, at, budget)
+            except _Retryable as failure:
+                self._note_failure(started, failure)
+                raise
+            self._breaker.succeeded()
+            return answer
+
+    async def _exchange(self, promql: str, at: datetime, budget: float) -> _Answer:
+        """Send, and read the whole answer, within `budget` seconds in all."""
         form = {
             "query": promql,
             "time": f"{at.timestamp():.3f}",
             # Prometheus parses durations as integers with a unit: "10.0s" is refused.
-            "timeout": f"{max(1, round(self.config.timeout * 1000))}ms",
+            "timeout": f"{max(1, round(budget * 1000))}ms",
         }
-        last_problem = "no attempt made"
-        for attempt in range(self.config.retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                await asyncio.sleep(self._delay(attempt))
-            try:
-                async with self._limit:
-                    self._fail_fast_if_open(promql)
-                    self.stats.requests += 1
-                    response = await self._http.post("/api/v1/query", data=form)
-            except httpx.TimeoutException:
-                last_problem = f"timed out after {self.config.timeout:g}s"
-            except httpx.TransportError as error:
-                last_problem = (
-                    f"cannot reach {self.config.address}: {error or type(error).__name__}"
-                )
-            else:
-                if response.status_code not in _RETRYABLE_STATUSES:
-                    self._failed_attempts = 0
-                    self._open_until = 0.0
-                    return _series_of(promql, response)
-                last_problem = f"HTTP {response.status_code}: {_error_text(response)}"
-            self._note_failed_attempt(last_problem)
-        self._count_failure("unavailable")
-        raise MetricsUnavailable(
-            f"Prometheus unavailable after {self.config.retries + 1} attempt(s): {last_problem}",
-            query=promql,
-        )
+        try:
+            async with (
+                asyncio.timeout(budget),
+                self._http.stream("POST", "/api/v1/query", data=form) as response,
+            ):
+                body = await read_body(response, self.config.max_response_bytes)
+        except (TimeoutError, httpx.TimeoutException):
+            raise _Retryable(f"timed out after {budget:.3g}s", "timeout") from None
+        except httpx.TransportError as error:
+            problem = f"cannot reach {self.config.address}: {error or type(error).__name__}"
+            raise _Retryable(problem, "connection") from None
+        self.stats.bytes_received += len(body)
+        answer = _Answer(response.status_code, response.reason_phrase, body)
+        if answer.status in _RETRYABLE_STATUSES:
+            raise _retryable_status(answer, response.headers.get("retry-after"))
+        return answer
 
-    def _note_failed_attempt(self, problem: str) -> None:
-        """As many failed attempts in a row, across queries, as one query may make: open."""
-        self._failed_attempts += 1
-        if self._failed_attempts > self.config.retries:
-            cooldown = self.config.breaker_cooldown
-            if cooldown is None:
-                cooldown = max(5.0, self.config.timeout)
-            self._open_until = time.monotonic() + cooldown
-            self._open_because = (
-                f"Prometheus unavailable: {self._failed_attempts} attempts in a row failed, "
-                f"last: {problem}"
-            )
+    def _note_failure(self, started: float, failure: _Retryable) -> None:
+        causes = self.stats.attempt_failures
+        causes[failure.cause] = causes.get(failure.cause, 0) + 1
+        if self._breaker.failed(started, failure.problem, failure.retry_after):
+            self.stats.breaker_opened += 1
 
-    def _fail_fast_if_open(self, promql: str) -> None:
-        """Thousands of queued queries must not each time out against a dead Prometheus."""
-        if time.monotonic() < self._open_until:
-            self._count_failure("fail-fast")
-            raise MetricsUnavailable(f"{self._open_because} (not retried)", query=promql)
-
-    def _delay(self, attempt: int) -> float:
-        # Exponential backoff with jitter so that many gates retrying at once spread out.
-        ceiling: float = min(self.config.max_backoff, self.config.backoff * 2.0 ** (attempt - 1))
-        return ceiling * (0.5 + random.random() / 2)
-
-    def _count_failure(self, kind: str) -> None:
-        self.stats.failures[kind] = self.stats.failures.get(kind, 0) + 1
+    def _redacted(self, error: MetricsError, promql: str) -> MetricsError:
+        """`error` naming its query, with any secret in its message masked."""
+        message = error.message
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        if message == error.message and error.query is not None:
+            return error
+        return type(error)(message, query=error.query or promql)
 
 
-def _tls_verification(config: PrometheusConfig) -> ssl.SSLContext | bool:
-    if config.insecure_skip_verify:
-        return False
-    if config.ca_file:
-        return ssl.create_default_context(cafile=config.ca_file)
-    return True
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
-    if isinstance(body, dict) and body.get("error"):
-        return f"{body.get('errorType', 'error')}: {body['error']}"
-    return response.reason_phrase
-
-
-@dataclass(frozen=True)
-class Series:
-    """One sample of an instant result; `value` is still text, exactly as Prometheus sent it."""
-
-    labels: dict[str, str]
-    value: Any
-
-
-def _series_of(promql: str, response: httpx.Response) -> list[Series]:
-    status = response.status_code
-    if status in (400, 422):
-        raise QueryError(f"Prometheus rejected the query: {_error_text(response)}", query=promql)
-    if status in (401, 403):
-        raise MetricsUnavailable(
-            f"Prometheus refused our credentials (HTTP {status})", query=promql
-        )
-    if status != 200:
-        raise MetricsUnavailable(
-            f"unexpected HTTP {status} from Prometheus: {_error_text(response)}", query=promql
-        )
-    try:
-        body = response.json()
-    except ValueError:
-        raise MetricsUnavailable(
-            "Prometheus answered with something that is not JSON", query=promql
-        ) from None
-    if not isinstance(body, dict) or body.get("status") != "success":
-        detail = _error_text(response)
-        raise QueryError(f"Prometheus query failed: {detail}", query=promql)
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise MetricsUnavailable("Prometheus response has no data", query=promql)
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
-        return [Series({}, result)]
-    if kind == "vector" and isinstance(result, list):
-        return [Series(item.get("metric") or {}, item.get("value")) for item in result]
-    raise QueryError(
-        f"query returned a {kind} result; an instant vector or scalar is needed", query=promql
-    )
-
-
-def single_value(promql: str, series: list[Series]) -> float:
-    """The one finite value a gate query must produce; anything else is a MetricsError."""
-    if not series:
-        raise NoDataError("query returned no series", query=promql)
-    if len(series) > 1:
-        raise QueryError(
-            f"query returned {len(series)} series; aggregate it to one value, e.g. sum(...)",
-            query=promql,
-        )
-    return _finite(promql, series[0].value)
-
-
-def _finite(promql: str, pair: Any) -> float:
-    try:
-        value = float(pair[1])
-    except (TypeError, ValueError, IndexError):
-        raise MetricsUnavailable(
-            f"malformed sample {pair!r} from Prometheus", query=promql
-        ) from None
-    if math.isnan(value):
-        raise NoDataError("query returned NaN (e.g. 0/0: no traffic)", query=promql)
-    if math.isinf(value):
-        raise NoDataError("query returned an infinity (e.g. division by zero)", query=promql)
-    return value
+def _retryable_status(answer: _Answer, retry_after: str | None) -> _Retryable:
+    detail = error_detail(answer.body, answer.reason)
+    wait = None
+    if answer.status in (429, 503):
+        wait = retry_after_seconds(retry_after, now=time.time())
+    return _Retryable(f"HTTP {answer.status}: {detail}", f"http-{answer.status}", wait)

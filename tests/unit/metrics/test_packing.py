@@ -25,10 +25,10 @@ def test_pack_tags_every_part() -> None:
 
 def test_unpack_keeps_each_parts_own_verdict() -> None:
     series = [
-        Series({PART_LABEL: "0"}, [0, "5"]),
-        Series({PART_LABEL: "2", "pod": "a"}, [0, "1"]),
-        Series({PART_LABEL: "2", "pod": "b"}, [0, "2"]),
-        Series({PART_LABEL: "3"}, [0, "NaN"]),
+        Series({PART_LABEL: "0"}, 5.0),
+        Series({PART_LABEL: "2", "pod": "a"}, 1.0),
+        Series({PART_LABEL: "2", "pod": "b"}, 2.0),
+        Series({PART_LABEL: "3"}, float("nan")),
     ]
     samples = unpack(["q0", "q1", "q2", "q3"], series)
     assert samples[0] == 5.0

@@ -171,9 +171,40 @@ async def test_bearer_token_and_basic_auth_are_sent() -> None:
     assert headers[1] == "Basic " + base64.b64encode(b"user:pw").decode()
 
 
-def test_custom_ca_file_is_loaded_at_construction() -> None:
-    with pytest.raises(FileNotFoundError):
-        PrometheusClient(PrometheusConfig(address="https://p", ca_file="/nonexistent/ca.pem"))
+async def test_no_message_shows_a_secret_even_when_the_server_echoes_it() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = f"bad header {request.headers['authorization']}"
+        return httpx.Response(400, json={"status": "error", "errorType": "x", "error": echoed})
+
+    for secrets in ({"bearer_token": "tok-XYZ"}, {"basic_auth": ("alice", "hunter2")}):
+        async with client(handler, **secrets) as prom:
+            with pytest.raises(QueryError) as raised:
+                await prom.query("x", AT)
+        message = str(raised.value)
+        assert "bad header" in message
+        assert "tok-XYZ" not in message
+        assert "hunter2" not in message
+        assert base64.b64encode(b"alice:hunter2").decode() not in message
+        assert raised.value.query == "x"
+
+
+async def test_stats_count_queries_requests_and_failures_by_cause() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(200, json=vector("7"))])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if form(request)["query"] == "bad":
+            return httpx.Response(400, json={"status": "error", "error": "no"})
+        return next(answers)
+
+    async with client(handler, retries=2) as prom:
+        assert await prom.query("x", AT) == 7.0
+        with pytest.raises(QueryError):
+            await prom.query("bad", AT)
+    stats = prom.stats
+    assert (stats.queries, stats.requests, stats.retries) == (2, 3, 1)
+    assert stats.attempt_failures == {"http-503": 1}
+    assert stats.failures == {"refused": 1}
+    assert stats.bytes_received > 0
 
 
 async def test_batch_deduplicates_and_runs_concurrently_under_a_limit() -> None:
@@ -249,8 +280,12 @@ async def test_a_dead_prometheus_opens_the_breaker_so_queued_queries_fail_fast()
             *(prom.query(f"q{i}", AT) for i in range(20)), return_exceptions=True
         )
         assert all(isinstance(o, MetricsUnavailable) for o in outcomes)
-        assert calls == 2  # one query tried twice; the 19 queued behind it did not wait
-        assert any("not retried" in str(o) for o in outcomes)
+        # Two failures in sequence (retries + 1) opened the breaker; the queries queued
+        # behind them failed at once instead of each waiting out its own timeouts.
+        assert calls == 2
+        assert any("not sent (circuit breaker open" in str(o) for o in outcomes)
+        assert prom.stats.breaker_opened == 1
+        assert prom.stats.failures.get("fail-fast", 0) >= 19
         alive = True
         await asyncio.sleep(0.25)
         assert await prom.query("q", AT) == 1.0
