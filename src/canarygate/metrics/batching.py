@@ -1,63 +1,32 @@
-"""One evaluation tick: identical queries are sent once, related queries travel together,
-and failures become explicit "missing" observations for the core.
+"""One evaluation tick: identical queries are sent once, the queries of one subject travel
+together (see `metrics.packing`), and failures become explicit "missing" observations for
+the core.
 
-Packing: the queries of one subject (a journey's good/total over every window, or a
-guardrail's canary/baseline/samples) go to Prometheus as one request,
-
-    label_replace(<q0>, "canarygate_part", "0", "", "") or label_replace(<q1>, ...) ...
-
-and the answer is split back by that label. Per request, Prometheus and the HTTP client
-each spend about a millisecond before any data is read, so this cuts the cost of a tick
-several times (see bench/). If a packed request is refused (a scalar part, a syntax
-error), its parts are sent one by one, so each error is still reported against its query.
+A packed request that Prometheus refuses (a scalar part, a syntax error) is sent again part
+by part, so each error is still reported against its own query; a query that cannot be
+packed safely is always sent alone. Either way each part's answer is the one it would get
+alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
-from canarygate.core.errors import MetricsError, MetricsUnavailable, NoDataError, QueryError
-from canarygate.core.observations import Missing, MissingKind, QueryKey, Sample
+from canarygate.core.errors import MetricsError, QueryError
+from canarygate.core.observations import QueryKey, Sample
 from canarygate.core.queries import PlannedQuery
-from canarygate.metrics.prometheus import PrometheusClient, Series, single_value
+from canarygate.metrics.packing import (
+    is_self_contained,
+    missing_from,
+    new_part_label,
+    pack,
+    unpack,
+)
+from canarygate.metrics.prometheus import PrometheusClient
 
-PART_LABEL = "canarygate_part"
-
-
-def missing_from(error: MetricsError) -> Missing:
-    if isinstance(error, NoDataError):
-        return Missing(MissingKind.NO_DATA, error.message)
-    if isinstance(error, QueryError):
-        return Missing(MissingKind.QUERY_ERROR, error.message)
-    if isinstance(error, MetricsUnavailable):
-        return Missing(MissingKind.UNREACHABLE, error.message)
-    return Missing(MissingKind.QUERY_ERROR, str(error))
-
-
-def pack(queries: Sequence[str]) -> str:
-    return " or ".join(
-        f'label_replace({query}, "{PART_LABEL}", "{index}", "", "")'
-        for index, query in enumerate(queries)
-    )
-
-
-def unpack(queries: Sequence[str], series: Iterable[Series]) -> list[Sample]:
-    """Split a packed answer back into one sample (or missing) per part."""
-    parts: dict[str, list[Series]] = {str(i): [] for i in range(len(queries))}
-    for item in series:
-        labels = dict(item.labels)
-        part = labels.pop(PART_LABEL, None)
-        if part in parts:
-            parts[part].append(Series(labels, item.value))
-    samples: list[Sample] = []
-    for index, query in enumerate(queries):
-        try:
-            samples.append(single_value(query, parts[str(index)]))
-        except MetricsError as error:
-            samples.append(missing_from(error))
-    return samples
+__all__ = ["QueryBatch", "missing_from"]
 
 
 class QueryBatch:
@@ -68,19 +37,14 @@ class QueryBatch:
         self.at = at
         self.packing = packing
         self.requested = 0
+        self._packed_requests = 0
         self._single: dict[str, asyncio.Task[Sample]] = {}
         self._packed: dict[tuple[str, ...], asyncio.Task[list[Sample]]] = {}
 
     @property
     def distinct(self) -> int:
         """Distinct requests sent to Prometheus (packed requests count once)."""
-        return len(self._single) + len(self._packed)
-
-    async def _run_single(self, promql: str) -> Sample:
-        try:
-            return await self.client.query(promql, self.at)
-        except MetricsError as error:
-            return missing_from(error)
+        return len(self._single) + self._packed_requests
 
     def fetch(self, promql: str) -> asyncio.Task[Sample]:
         task = self._single.get(promql)
@@ -89,19 +53,10 @@ class QueryBatch:
             self._single[promql] = task
         return task
 
-    async def _run_packed(self, queries: tuple[str, ...]) -> list[Sample]:
-        try:
-            series = await self.client.query_series(pack(queries), self.at)
-        except QueryError:
-            return list(await asyncio.gather(*(self.fetch(q) for q in queries)))
-        except MetricsError as error:
-            return [missing_from(error)] * len(queries)
-        return unpack(queries, series)
-
     def fetch_together(self, queries: tuple[str, ...]) -> asyncio.Task[list[Sample]]:
         task = self._packed.get(queries)
         if task is None:
-            task = asyncio.ensure_future(self._run_packed(queries))
+            task = asyncio.ensure_future(self._run_together(queries))
             self._packed[queries] = task
         return task
 
@@ -123,3 +78,34 @@ class QueryBatch:
         for key, single in singles:
             observed[key] = await single
         return observed
+
+    async def _run_single(self, promql: str) -> Sample:
+        try:
+            return await self.client.query(promql, self.at)
+        except MetricsError as error:
+            return missing_from(error)
+
+    async def _run_together(self, queries: tuple[str, ...]) -> list[Sample]:
+        """Pack what can be packed safely; send the rest alone, at the same time."""
+        packable = tuple(dict.fromkeys(q for q in queries if is_self_contained(q)))
+        alone = {q: self.fetch(q) for q in queries if q not in packable}
+        if len(packable) > 1:
+            answers = await self._run_packed(packable)
+        else:
+            answers = {q: await self.fetch(q) for q in packable}
+        for query, task in alone.items():
+            answers[query] = await task
+        return [answers[q] for q in queries]
+
+    async def _run_packed(self, queries: tuple[str, ...]) -> dict[str, Sample]:
+        label = new_part_label()
+        self._packed_requests += 1
+        try:
+            series = await self.client.query_series(pack(queries, label), self.at)
+        except QueryError:
+            samples = list(await asyncio.gather(*(self.fetch(q) for q in queries)))
+        except MetricsError as error:
+            samples = [missing_from(error)] * len(queries)
+        else:
+            samples = unpack(queries, label, series)
+        return dict(zip(queries, samples, strict=True))
