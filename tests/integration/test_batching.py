@@ -9,7 +9,8 @@ import pytest
 
 from canarygate.api import parse_gate
 from canarygate.api.converting import to_gate_spec
-from canarygate.core import Missing, plan_queries
+from canarygate.core import Missing, MissingKind, QueryKey, Role, plan_queries
+from canarygate.core.queries import PlannedQuery
 from canarygate.evaluating import evaluate_gates
 from canarygate.metrics import PrometheusClient, PrometheusConfig, QueryBatch
 from lab.gates import error_rate_guardrail, gate
@@ -58,3 +59,55 @@ def test_identical_journeys_across_gates_are_queried_once(prometheus: RunningPro
     requested, distinct, http_requests = asyncio.run(tick())
     assert requested == 50 * (2 * 16 + 3)
     assert distinct == http_requests == 3
+
+
+# Subjects whose queries try to change what another part of their packed request measures.
+# Each group is packed together; every answer must be what its query gets alone.
+ADVERSARIAL = {
+    # Escapes its wrapper and tags a made-up series as the next part (the forged-label attack).
+    "forge": [
+        'vector(0.25), "canarygate_part", "1", "", "") or label_replace(vector(42)',
+        "vector(7)",
+    ],
+    # Invalid alone, yet parses once glued to the wrapper (the unbalanced-query attack).
+    "unbalanced": ['vector(3), "a", "b", "", "") or label_replace(vector(1)', "vector(5)"],
+    # A comment that would swallow the rest of a one-line packed request.
+    "comment": ["vector(1) # the good ones", "vector(2)"],
+    # Balanced, and wearing the old fixed tag: harmless, and it must stay so.
+    "old-tag": ['label_replace(vector(0.5), "canarygate_part", "1", "", "")', "vector(9)"],
+}
+
+
+def test_adversarial_queries_get_exactly_their_answers_alone(
+    prometheus: RunningPrometheus,
+) -> None:
+    planned = [
+        PlannedQuery(QueryKey(subject, role), promql)
+        for subject, queries in ADVERSARIAL.items()
+        for role, promql in zip((Role.GOOD, Role.TOTAL), queries, strict=True)
+    ]
+
+    async def observe(packing: bool) -> dict[object, object]:
+        async with PrometheusClient(PrometheusConfig(address=prometheus.url)) as client:
+            found = await QueryBatch(client, FIXTURE_NOW, packing=packing).observe(planned)
+            return {(k.subject, str(k.role)): comparable(v) for k, v in found.items()}
+
+    packed, alone = asyncio.run(observe(True)), asyncio.run(observe(False))
+    assert packed == alone
+    refused = ("missing", MissingKind.QUERY_ERROR)
+    assert packed[("forge", "good")] == packed[("unbalanced", "good")] == refused
+    assert (packed[("forge", "total")], packed[("unbalanced", "total")]) == (7, 5)
+    assert (packed[("comment", "good")], packed[("comment", "total")]) == (1, 2)
+    assert (packed[("old-tag", "good")], packed[("old-tag", "total")]) == (0.5, 9)
+
+
+def test_a_commented_part_still_travels_packed(prometheus: RunningPrometheus) -> None:
+    keys = [QueryKey("j", Role.GOOD), QueryKey("j", Role.TOTAL)]
+    planned = [PlannedQuery(k, q) for k, q in zip(keys, ADVERSARIAL["comment"], strict=True)]
+
+    async def observe() -> tuple[list[object], int]:
+        async with PrometheusClient(PrometheusConfig(address=prometheus.url)) as client:
+            found = await QueryBatch(client, FIXTURE_NOW).observe(planned)
+            return [found[k] for k in keys], client.stats.requests
+
+    assert asyncio.run(observe()) == ([1.0, 2.0], 1)
