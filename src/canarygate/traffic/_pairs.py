@@ -84,7 +84,8 @@ class PairedRoutes(ABC):
             if share != first:
                 raise WeightUnavailable(
                     f"{self.ref}: {first_where} sends {first:g}% to {self.canary_name} but "
-                    f"{where} sends {share:g}%; canarygate gives every such rule the same split"
+                    f"{where} sends {share:g}%; canarygate gives every such "
+                    f"{self.entry_nouns[0]} the same split"
                 )
         return first
 

@@ -16,9 +16,15 @@ cannot own one weight inside it. Hence get / change only the weights / update.
     restore(objects, snapshot)  Updates putting that back; () when already so
 
 GitOps: a backend changes nothing but the weights (and MANAGED_LABEL), so another field
-manager's edits to the rest of the object survive. It adds MANAGED_LABEL to every object it
-changes and `restore` takes it away again, so Argo CD or Flux can be told to ignore the
-weights of labelled objects while a canary runs.
+manager's edits to the rest of the object survive the next update, and a weight that
+already gives the canary its share is left exactly as written (no drift, no write). It
+adds MANAGED_LABEL to every object it changes and `restore` takes it away, so people and
+tools can select the objects canarygate is steering right now
+(`kubectl get httproutes -A -l canarygate.io/managed-weights`). To keep Argo CD from
+reverting the weights, ignore only them, e.g. `jqPathExpressions:
+[".spec.rules[].backendRefs[].weight"]` for HTTPRoutes; `managedFieldsManagers` is too
+broad here, since HTTPRoute rules and VirtualService routes are atomic lists, so it would
+hide every other change to them as well.
 """
 
 from __future__ import annotations

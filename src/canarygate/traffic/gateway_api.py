@@ -8,9 +8,9 @@ default. Other rules, other backendRefs, filters and matches are never touched; 
 that routes to the stable Service alone (say `/admin`) stays on stable.
 
 GitOps: only the two `weight` fields of managed rules change, plus the MANAGED_LABEL
-label, so Argo CD or Flux can be told to ignore `/spec/rules/*/backendRefs/*/weight` on
-routes carrying that label. A weight that already gives the canary its share (3:1 for
-25 %) is left exactly as written.
+label (see `base`); Argo CD can ignore them with the jq path
+`.spec.rules[].backendRefs[].weight`. A weight that already gives the canary its share
+(3:1 for 25 %) is left exactly as written.
 
 check_weight says cannot-tell while a Gateway listed in `status.parents` has accepted an
 older generation of the route than the one that carries the weight.

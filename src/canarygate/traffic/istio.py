@@ -13,7 +13,8 @@ when a route has several destinations. Other http routes, destinations, matches,
 and mirrors are never touched. Istio weights are relative, so a third destination in a
 managed route keeps its own share; w is the canary's share between stable and canary.
 
-GitOps: only the two `weight` fields change, plus the MANAGED_LABEL label. check_weight
+GitOps: only the two `weight` fields change, plus the MANAGED_LABEL label (see `base`);
+Argo CD can ignore them with the jq path `.spec.http[].route[].weight`. check_weight
 says cannot-tell while `status.observedGeneration` (written when istiod status is on)
 lags behind the VirtualService's generation.
 """

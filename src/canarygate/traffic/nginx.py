@@ -5,18 +5,19 @@
     nginx.ingress.kubernetes.io/canary-weight: "<w>"         # out of canary-weight-total
     nginx.ingress.kubernetes.io/canary-weight-total: "1000"  # optional, default 100; read only
 
-Weight 0 keeps the canary Ingress (and its `canary: "true"`) with weight 0: deleting or
-switching it off would make ingress-nginx serve it as a second ordinary Ingress for the
-same host. With a total other than 100 the written weight is w*total/100 rounded to the
-nearest integer, but at least 1 for w > 0 and at most total-1 for w < 100.
+Weight 0 keeps the canary Ingress (and its `canary: "true"`) with weight 0: switched off,
+it would become an ordinary Ingress competing with the stable one for the same host.
+With a total other than 100 the written weight is w*total/100 rounded to the nearest
+integer, but at least 1 for w > 0 and at most total-1 for w < 100.
 
 The stable Ingress (`ingress` in the spec) is neither read nor written: ingress-nginx
 splits traffic by the canary Ingress's annotations alone.
 
-GitOps: only those two annotations change, plus the MANAGED_LABEL label, so Argo CD or
-Flux can be told to ignore them on Ingresses carrying that label. ingress-nginx reports
-nothing about loading annotations, so check_weight is verified or mismatch from the
-Ingress itself, never cannot-tell.
+GitOps: only those two annotations change, plus the MANAGED_LABEL label (see `base`);
+Argo CD can ignore them with the JSON pointers
+`/metadata/annotations/nginx.ingress.kubernetes.io~1canary` and `...~1canary-weight`.
+ingress-nginx reports nothing about loading annotations, so check_weight is verified or
+mismatch from the Ingress itself, never cannot-tell.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ pods start, stop or roll.
 
 Updates list the Deployment that grows before the one that shrinks, so capacity never
 dips below T between the two writes. Only `spec.replicas` (and the MANAGED_LABEL label)
-changes. A HorizontalPodAutoscaler on either Deployment would fight these writes: do not
-use one with this provider.
+changes; Argo CD can ignore it with the JSON pointer `/spec/replicas`. A
+HorizontalPodAutoscaler on either Deployment would fight these writes: do not use one
+with this provider.
 """
 
 from __future__ import annotations
