@@ -1,20 +1,35 @@
 """The real API server refuses the same invalid CanaryGates as the CLI (shared cases in
-tests/fixtures/invalid_gates.py), through the CRD's schema and CEL rules."""
+tests/fixtures/invalid_gates.py), through the CRD's schema and CEL rules; kubectl itself
+refuses NaN and infinities (its YAML-to-JSON step cannot encode them). Edits of the
+example's YAML text that the CLI accepts (YAML 1.1 booleans, timestamp-like strings) are
+accepted here too."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.e2e.helpers import Cluster, wait_until
-from tests.fixtures.invalid_gates import CASES, InvalidCase, build, example_gate
+from tests.fixtures.invalid_gates import (
+    CASES,
+    NAMED_CASES,
+    TEXT_CASES,
+    VALID_TEXTS,
+    InvalidCase,
+    TextCase,
+    build,
+    edited,
+    example_gate,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CRD = REPO / "crds" / "canarygate.io_canarygates.yaml"
 SERVER_CHECKED = [case for case in CASES if case.server is not None]
+SERVER_CHECKED_TEXTS = [case for case in TEXT_CASES if case.server is not None]
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +40,29 @@ def crd(cluster: Cluster) -> None:
     )
 
 
-def refusal(cluster: Cluster, namespace: str, document: dict[str, object]) -> str:
-    document = {**document, "metadata": {"name": "validation", "namespace": namespace}}
+def refusal_of_text(cluster: Cluster, text: str) -> str:
     done = subprocess.run(
         [cluster.kubectl_path, f"--kubeconfig={cluster.kubeconfig}", "create",
          "--dry-run=server", "--filename=-", "--output=name"],
-        input=yaml.safe_dump(document), capture_output=True, text=True, timeout=60, check=False,
+        input=text, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     return "" if done.returncode == 0 else done.stderr
+
+
+def refusal(
+    cluster: Cluster, namespace: str, document: dict[str, Any], *, keep_name: bool = False
+) -> str:
+    name = document["metadata"]["name"] if keep_name else "validation"
+    document = {**document, "metadata": {"name": name, "namespace": namespace}}
+    return refusal_of_text(cluster, yaml.safe_dump(document))
+
+
+def in_namespace(text: str, namespace: str) -> str:
+    """The example's text, created as `validation` in the test's namespace."""
+    assert "  name: checkout-v2\n  namespace: shop\n" in text
+    return text.replace("name: checkout-v2\n", "name: validation\n", 1).replace(
+        "namespace: shop\n", f"namespace: {namespace}\n", 1
+    )
 
 
 def test_the_example_gate_is_accepted(cluster: Cluster, namespace: str, crd: None) -> None:
@@ -48,7 +78,24 @@ def test_the_example_gate_is_accepted(cluster: Cluster, namespace: str, crd: Non
 def test_the_api_server_refuses_invalid_gates(
     cluster: Cluster, namespace: str, crd: None, case: InvalidCase
 ) -> None:
-    message = refusal(cluster, namespace, build(case))
+    message = refusal(cluster, namespace, build(case), keep_name=case.name in NAMED_CASES)
     assert message, f"{case.name} was accepted by the API server"
     assert case.server is not None
     assert case.server in message
+
+
+@pytest.mark.parametrize("case", SERVER_CHECKED_TEXTS, ids=lambda c: c.name)
+def test_kubectl_and_the_api_server_refuse_invalid_texts(
+    cluster: Cluster, namespace: str, crd: None, case: TextCase
+) -> None:
+    message = refusal_of_text(cluster, in_namespace(edited(case.old, case.new), namespace))
+    assert message, f"{case.name} was accepted"
+    assert case.server is not None
+    assert case.server in message
+
+
+@pytest.mark.parametrize(("name", "old", "new"), VALID_TEXTS, ids=[v[0] for v in VALID_TEXTS])
+def test_the_api_server_accepts_what_the_cli_accepts(
+    cluster: Cluster, namespace: str, crd: None, name: str, old: str, new: str
+) -> None:
+    assert refusal_of_text(cluster, in_namespace(edited(old, new), namespace)) == "", name

@@ -8,10 +8,10 @@ the same specs as the API server, with the same messages.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from itertools import pairwise
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,8 +22,37 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from canarygate.api.fields import (
+    BUDGET_FLOOR,
+    BURN_RATE_LIMIT,
+    GUARDRAIL_LIMIT,
+    TEXT_ONLY,
+    WEIGHT_LIMIT,
+    BurnWindow,
+    ComplianceWindow,
+    Count,
+    FailureLimit,
+    Flag,
+    Generation,
+    GuardedPasses,
+    Interval,
+    ItemName,
+    Number,
+    ObjectName,
+    OptionalObjectName,
+    Percent,
+    Query,
+    ReplicaCount,
+    StepPercent,
+    Text,
+    Timeout,
+    Timestamp,
+    check_namespace,
+    check_object_name,
+)
 from canarygate.core import defaults
-from canarygate.core.durations import DURATION_PATTERN, parse_duration
+from canarygate.core.addresses import MAX_ADDRESS_LENGTH, parse_address
+from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.templating import TEMPLATE_VARIABLES, check_template
 from canarygate.core.vocabulary import (
@@ -42,14 +71,12 @@ API_VERSION: Final = "canarygate.io/v1alpha1"
 KIND: Final = "CanaryGate"
 PLURAL: Final = "canarygates"
 
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
-DurationText = Annotated[str, StringConstraints(max_length=32, pattern=DURATION_PATTERN)]
-Query = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
-ItemName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NAME_PATTERN)]
-ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
-OptionalObjectName = Annotated[str, StringConstraints(max_length=253)]
 AnyMode = Literal["proceed", "guarded", "neutral-only", "delay", "freeze", "hold"]
 NonAdvancingMode = Literal["delay", "freeze", "hold"]
+FIRST_STEP_MESSAGE: Final = (
+    "the first step must be below 100 when guardrails are set: a canary's guardrails are "
+    "measured on a smaller step before it takes all traffic"
+)
 
 
 class _Model(BaseModel):
@@ -60,15 +87,6 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         use_enum_values=False,
     )
-
-
-def _check_duration(value: str) -> str:
-    """Deeper than the CRD pattern: units must descend and the span must be positive."""
-    try:
-        parse_duration(value)
-    except SpecError as error:
-        raise ValueError(error.message) from None
-    return value
 
 
 def _check_query(
@@ -82,25 +100,37 @@ def _check_query(
     return value
 
 
-class PrometheusModel(_Model):
-    address: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
-    timeout: DurationText = defaults.QUERY_TIMEOUT.text
+def _check_address(value: str) -> str:
+    """Deeper than the CRD pattern: a host, a port in range, no query (core.addresses)."""
+    try:
+        parse_address(value)
+    except SpecError as error:
+        raise ValueError(error.message) from None
+    return value
 
-    _timeout = field_validator("timeout")(_check_duration)
+
+class PrometheusModel(_Model):
+    address: Annotated[
+        str, StringConstraints(max_length=MAX_ADDRESS_LENGTH, pattern=r"^https?://[^\s]+$")
+    ]
+    timeout: Timeout = defaults.QUERY_TIMEOUT.text
+
+    _address = field_validator("address")(_check_address)
+
+
+ChangeType = Literal["code", "config", "infra", "schema-migration", "feature-flag", "dependency"]
 
 
 class RiskFactorsModel(_Model):
     # Free text: organisations name tiers differently; only "critical" raises the risk.
     tier: ItemName | None = None
-    change_type: (
-        Literal["code", "config", "infra", "schema-migration", "feature-flag", "dependency"] | None
-    ) = None
-    customer_neutral: bool = False
-    reversible: bool = False
+    change_type: ChangeType | None = None
+    customer_neutral: Flag = False
+    reversible: Flag = False
 
 
 class RiskModel(_Model):
-    level: RiskLevel = RiskLevel.AUTO
+    level: Annotated[RiskLevel, TEXT_ONLY] = RiskLevel.AUTO
     factors: RiskFactorsModel = Field(default_factory=RiskFactorsModel)
 
 
@@ -116,21 +146,17 @@ class SliModel(_Model):
 
 class JourneyModel(_Model):
     name: ItemName
-    objective: float = Field(gt=0, lt=100)
-    window: DurationText = defaults.COMPLIANCE_WINDOW.text
-    critical: bool = True
-    weight: float = Field(default=defaults.JOURNEY_WEIGHT, ge=0)
+    objective: Annotated[Number, Gt(0), Lt(100)]
+    window: ComplianceWindow = defaults.COMPLIANCE_WINDOW.text
+    critical: Flag = True
+    weight: Annotated[Number, Ge(0), Le(WEIGHT_LIMIT)] = defaults.JOURNEY_WEIGHT
     sli: SliModel
-
-    _window = field_validator("window")(_check_duration)
 
 
 class BurnRateRuleModel(_Model):
-    long: DurationText
-    short: DurationText
-    threshold: float = Field(gt=0)
-
-    _durations = field_validator("long", "short")(_check_duration)
+    long: BurnWindow
+    short: BurnWindow
+    threshold: Annotated[Number, Gt(0), Le(BURN_RATE_LIMIT)]
 
     @model_validator(mode="after")
     def _windows(self) -> BurnRateRuleModel:
@@ -139,10 +165,13 @@ class BurnRateRuleModel(_Model):
         return self
 
 
+BudgetBound = Annotated[Number, Ge(BUDGET_FLOOR), Le(1)]
+
+
 class HealthTierModel(_Model):
     burn_rates: list[BurnRateRuleModel] | None = Field(default=None, max_length=8)
-    budget_remaining_at_most: float | None = Field(default=None, le=1)
-    budget_remaining_below: float | None = Field(default=None, le=1)
+    budget_remaining_at_most: BudgetBound | None = None
+    budget_remaining_below: BudgetBound | None = None
 
 
 class HealthPolicyModel(_Model):
@@ -173,7 +202,7 @@ class NginxTrafficModel(_Model):
 class ReplicasTrafficModel(_Model):
     stable_deployment: ObjectName
     canary_deployment: ObjectName
-    total_replicas: int = Field(ge=1, le=1000)
+    total_replicas: ReplicaCount
 
 
 Provider = Literal["gatewayAPI", "istio", "nginx", "replicas"]
@@ -201,16 +230,19 @@ class TrafficModel(_Model):
         return self
 
 
+GuardrailValue = Annotated[Number, Ge(0), Le(GUARDRAIL_LIMIT)]
+
+
 class GuardrailModel(_Model):
     name: ItemName
     canary: Query
     baseline: Query | None = None
-    max: float | None = None
-    max_increase: float | None = Field(default=None, ge=0)
+    max: Annotated[Number, Ge(-GUARDRAIL_LIMIT), Le(GUARDRAIL_LIMIT)] | None = None
+    max_increase: GuardrailValue | None = None
     samples: Query | None = None
-    min_samples: float | None = Field(default=None, ge=0)
-    severity: Severity = Severity.CRITICAL
-    failure_limit: int = Field(default=defaults.FAILURE_LIMIT, ge=1, le=100)
+    min_samples: GuardrailValue | None = None
+    severity: Annotated[Severity, TEXT_ONLY] = Severity.CRITICAL
+    failure_limit: FailureLimit = defaults.FAILURE_LIMIT
 
     @model_validator(mode="after")
     def _consistent(self) -> GuardrailModel:
@@ -230,9 +262,10 @@ class GuardrailModel(_Model):
 
 class CanaryModel(_Model):
     traffic: TrafficModel
-    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(min_length=1, max_length=20)
-    interval: DurationText = defaults.INTERVAL.text
+    steps: list[StepPercent] = Field(min_length=1, max_length=20)
+    interval: Interval = defaults.INTERVAL.text
     cohort: OptionalObjectName | None = None
+    revision: ObjectName | None = None
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
 
     @field_validator("steps")
@@ -242,8 +275,6 @@ class CanaryModel(_Model):
             raise ValueError("steps must be strictly increasing canary percentages")
         return steps
 
-    _interval = field_validator("interval")(_check_duration)
-
     @field_validator("guardrails")
     @classmethod
     def _unique_guardrails(
@@ -251,6 +282,14 @@ class CanaryModel(_Model):
     ) -> list[GuardrailModel] | None:
         _require_unique([g.name for g in guardrails or []], "guardrail")
         return guardrails
+
+    @model_validator(mode="after")
+    def _guardrails_measured_before_full_traffic(self) -> CanaryModel:
+        # At weight 0 a canary cannot be measured, so its first step is taken on health and
+        # risk alone: a first step of 100 would promote with every guardrail unmeasured.
+        if self.guardrails and self.steps[0] >= 100:
+            raise ValueError(FIRST_STEP_MESSAGE)
+        return self
 
 
 class MatrixRowModel(_Model):
@@ -271,7 +310,7 @@ class MatrixModel(_Model):
 
 class PolicyModel(_Model):
     matrix: MatrixModel | None = None
-    guarded_passes: int = Field(default=defaults.GUARDED_PASSES, ge=1, le=10)
+    guarded_passes: GuardedPasses = defaults.GUARDED_PASSES
 
 
 class CanaryGateSpecModel(_Model):
@@ -297,57 +336,89 @@ def _require_unique(names: list[str], what: str) -> None:
         seen.add(name)
 
 
-class JourneyStatusModel(_Model):
-    name: str
-    health: Health
-    burn_rates: dict[str, float | None] | None = None
-    budget_remaining: float | None = None
+Verdicts = Annotated[Verdict, TEXT_ONLY]
+Healths = Annotated[Health, TEXT_ONLY]
+Risks = Annotated[Risk, TEXT_ONLY]
+Modes = Annotated[Mode, TEXT_ONLY]
+Actions = Annotated[Action, TEXT_ONLY]
 
 
-class GuardrailStatusModel(_Model):
-    name: str
-    verdict: Verdict
-    canary: float | None = None
-    baseline: float | None = None
-    samples: float | None = None
-    consecutive_failures: int | None = Field(default=None, ge=0)
+class _StatusModel(_Model):
+    """The status is the operator's, not the user's: a field this version does not know (a
+    newer operator's) is ignored, as the API server prunes it rather than refusing it. The
+    fields it knows are as strict as the spec's."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
-class ConditionModel(_Model):
-    type: Annotated[str, StringConstraints(max_length=316)]
+class JourneyStatusModel(_StatusModel):
+    name: Text
+    health: Healths
+    burn_rates: dict[str, Number | None] | None = None
+    budget_remaining: Number | None = None
+
+
+class GuardrailStatusModel(_StatusModel):
+    name: Text
+    verdict: Verdicts
+    canary: Number | None = None
+    baseline: Number | None = None
+    samples: Number | None = None
+    consecutive_failures: Count | None = None
+
+
+class ConditionModel(_StatusModel):
+    type: Annotated[Text, StringConstraints(max_length=316)]
     status: Literal["True", "False", "Unknown"]
-    observed_generation: int | None = Field(default=None, ge=0)
-    last_transition_time: datetime
-    reason: Annotated[str, StringConstraints(max_length=1024)]
-    message: Annotated[str, StringConstraints(max_length=32768)]
+    observed_generation: Count | None = None
+    last_transition_time: Timestamp
+    reason: Annotated[Text, StringConstraints(max_length=1024)]
+    message: Annotated[Text, StringConstraints(max_length=32768)]
 
 
-class HistoryEntryModel(_Model):
-    time: datetime
-    action: Action
-    health: Health | None = None
-    risk: Risk | None = None
-    mode: Mode | None = None
-    weight_from: int = Field(ge=0, le=100)
-    weight_to: int = Field(ge=0, le=100)
-    reason: str | None = None
+class HistoryEntryModel(_StatusModel):
+    time: Timestamp
+    action: Actions
+    health: Healths | None = None
+    risk: Risks | None = None
+    mode: Modes | None = None
+    weight_from: Percent
+    weight_to: Percent
+    reason: Text | None = None
 
 
-class CanaryGateStatusModel(_Model):
-    phase: Phase | None = None
-    health: Health | None = None
-    risk: Risk | None = None
-    mode: Mode | None = None
-    action: Action | None = None
-    weight: int | None = Field(default=None, ge=0, le=100)
-    consecutive_passes: int | None = Field(default=None, ge=0)
-    observed_generation: int | None = None
-    last_evaluation_time: datetime | None = None
-    message: str | None = None
+class CanaryGateStatusModel(_StatusModel):
+    phase: Annotated[Phase, TEXT_ONLY] | None = None
+    health: Healths | None = None
+    risk: Risks | None = None
+    mode: Modes | None = None
+    action: Actions | None = None
+    weight: Percent | None = None
+    consecutive_passes: Count | None = None
+    observed_generation: Generation | None = None
+    last_evaluation_time: Timestamp | None = None
+    message: Text | None = None
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     conditions: list[ConditionModel] | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
+
+
+class ObjectMetaModel(BaseModel):
+    """The part of Kubernetes' ObjectMeta that canarygate reads, checked as the API server
+    checks it; everything else (labels, uid, managedFields...) is kept as it came."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: Text
+    namespace: Text | None = None
+
+    _name = field_validator("name")(check_object_name)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return None if value is None else check_namespace(value)
 
 
 class CanaryGate(_Model):
@@ -355,14 +426,14 @@ class CanaryGate(_Model):
     # metadata; the spec itself forbids unknown fields so typos are reported, not ignored.
     api_version: Literal["canarygate.io/v1alpha1"] = API_VERSION
     kind: Literal["CanaryGate"] = KIND
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMetaModel
     spec: CanaryGateSpecModel
     status: CanaryGateStatusModel | None = None
 
     @property
     def name(self) -> str:
-        return str(self.metadata.get("name", ""))
+        return self.metadata.name
 
     @property
     def namespace(self) -> str:
-        return str(self.metadata.get("namespace", "default"))
+        return self.metadata.namespace or "default"

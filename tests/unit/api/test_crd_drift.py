@@ -1,8 +1,10 @@
 """The CRD YAML is the source of truth; the pydantic models must describe the same schema.
 
 Both sides are reduced to one canonical form (types, properties, required, enums, bounds,
-patterns, scalar defaults) and compared. Descriptions and CEL rules are not compared here:
-CEL rules are exercised from the shared fixtures in test_invalid_specs.py.
+patterns, scalar defaults) and compared. Descriptions are not compared. CEL rules are
+exercised from the shared fixtures (test_invalid_specs.py here, the API server in
+tests/e2e); the duration bounds' rules are also compared here, as text generated from the
+models' bounds, and so is the first-step rule's message.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
-from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.api.fields import (
+    BURN_WINDOW_BOUNDS,
+    COMPLIANCE_WINDOW_BOUNDS,
+    INTERVAL_BOUNDS,
+    TIMEOUT_BOUNDS,
+    DurationBounds,
+)
+from canarygate.api.v1alpha1 import FIRST_STEP_MESSAGE, CanaryGate
+from canarygate.core.durations import DURATION_PATTERN
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "crds" / "canarygate.io_canarygates.yaml"
@@ -111,13 +121,18 @@ def differences(left: Node, right: Node, path: str = "") -> list[str]:
     return found
 
 
+def _without_kubernetes_fields(side: Node) -> Node:
+    """apiVersion, kind and metadata are Kubernetes' own: the CRD leaves them open, and the
+    API server checks metadata itself (the models repeat its name checks)."""
+    for key in ("apiVersion", "kind", "metadata"):
+        side["properties"].pop(key)
+    side["required"] = [key for key in side["required"] if key != "metadata"]
+    return side
+
+
 def test_models_and_crd_describe_the_same_schema() -> None:
-    crd = canonical_crd(crd_schema())
-    model = pydantic_schema()
-    # apiVersion, kind and metadata are Kubernetes' own; the CRD leaves them open.
-    for side in (crd, model):
-        for key in ("apiVersion", "kind", "metadata"):
-            side["properties"].pop(key)
+    crd = _without_kubernetes_fields(canonical_crd(crd_schema()))
+    model = _without_kubernetes_fields(pydantic_schema())
     assert differences(crd, model) == []
 
 
@@ -127,11 +142,9 @@ def test_drift_is_detected() -> None:
     journeys = crd["properties"]["spec"]["properties"]["journeys"]["items"]["properties"]
     journeys["objective"]["maximum"] = (99.0, True)
     journeys["renamed"] = journeys.pop("weight")
-    model = pydantic_schema()
-    for side in (crd, model):
-        for key in ("apiVersion", "kind", "metadata"):
-            side["properties"].pop(key)
-    found = differences(crd, model)
+    found = differences(
+        _without_kubernetes_fields(crd), _without_kubernetes_fields(pydantic_schema())
+    )
     assert any("objective.maximum" in d for d in found)
     assert any("renamed" in d for d in found)
     assert any(d.endswith("weight: only in pydantic") for d in found)
@@ -173,3 +186,66 @@ def test_crd_uses_only_known_keywords() -> None:
     assert _unknown_keywords(crd_schema(), "openAPIV3Schema") == []
     for column in version["additionalPrinterColumns"]:
         assert set(column) <= PRINTER_COLUMN_KEYS, column
+
+
+# Durations are bounded by a CEL rule on each duration field (the schema cannot compare
+# durations); the rule's text is generated from the same bounds the models use.
+DURATION_FIELDS: dict[str, DurationBounds] = {
+    "spec.prometheus.timeout": TIMEOUT_BOUNDS,
+    "spec.journeys[].window": COMPLIANCE_WINDOW_BOUNDS,
+    "spec.health.red.burnRates[].long": BURN_WINDOW_BOUNDS,
+    "spec.health.red.burnRates[].short": BURN_WINDOW_BOUNDS,
+    "spec.health.yellow.burnRates[].long": BURN_WINDOW_BOUNDS,
+    "spec.health.yellow.burnRates[].short": BURN_WINDOW_BOUNDS,
+    "spec.canary.interval": INTERVAL_BOUNDS,
+}
+_UNIT_FACTORS = (
+    ("ms", "1.0"), ("s", "1000.0"), ("m", "60000.0"), ("h", "3600000.0"),
+    ("d", "86400000.0"), ("w", "604800000.0"),
+)  # fmt: skip
+
+
+def duration_rule(bounds: DurationBounds) -> str:
+    """Sum each `<count><unit>` part of the text in milliseconds (doubles: a 30-digit count
+    must not overflow), then compare; `[x].all(ms, ...)` names the sum without cel.bind."""
+    factor = " : ".join(f"p.endsWith('{unit}') ? {ms}" for unit, ms in _UNIT_FACTORS)
+    total = (
+        "self.findAll('[0-9]+(ms|s|m|h|d|w|y)')"
+        f".map(p, double(p.findAll('[0-9]+')[0]) * ({factor} : 31536000000.0)).sum()"
+    )
+    shortest, longest = bounds.range
+    return (
+        f"[{total}].all(ms, ms >= {float(shortest.milliseconds)!r} "
+        f"&& ms <= {float(longest.milliseconds)!r})"
+    )
+
+
+def _walk(node: Node, path: str = "") -> list[tuple[str, Node]]:
+    found = [(path, node)]
+    for name, child in node.get("properties", {}).items():
+        found += _walk(child, f"{path}.{name}" if path else name)
+    if isinstance(node.get("items"), dict):
+        found += _walk(node["items"], f"{path}[]")
+    return found
+
+
+def test_every_duration_field_is_bounded_like_the_models() -> None:
+    durations = {p: n for p, n in _walk(crd_schema()) if n.get("pattern") == DURATION_PATTERN}
+    assert sorted(durations) == sorted(DURATION_FIELDS)
+    for path, node in durations.items():
+        bounds = DURATION_FIELDS[path]
+        expected = {"rule": duration_rule(bounds), "message": bounds.message}
+        assert node.get("x-kubernetes-validations") == [expected], path
+
+
+def test_duration_rule_reads_the_bounds() -> None:
+    """The generated rule is not a constant: other bounds give another rule."""
+    rule = duration_rule(INTERVAL_BOUNDS)
+    assert "ms >= 1000.0 && ms <= 86400000.0" in rule
+    assert rule != duration_rule(COMPLIANCE_WINDOW_BOUNDS)
+
+
+def test_first_step_rule_has_the_models_message() -> None:
+    canary = crd_schema()["properties"]["spec"]["properties"]["canary"]
+    messages = [rule["message"] for rule in canary["x-kubernetes-validations"]]
+    assert messages == [FIRST_STEP_MESSAGE]
