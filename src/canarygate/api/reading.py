@@ -123,9 +123,10 @@ _ManifestLoader.add_constructor("tag:yaml.org,2002:bool", _ManifestLoader.constr
 def load_documents(text: str) -> Iterator[YamlDocument]:
     """Every document of `text`, empty ones included (numbers follow the `---` a person
     counts). Raises YamlProblem at the first thing that is not acceptable."""
-    loader = _ManifestLoader(text)
+    loader: _ManifestLoader | None = None
     number = 0
     try:
+        loader = _ManifestLoader(text)  # checks every character first: may raise
         while loader.check_node():
             node = loader.get_node()
             number += 1
@@ -140,7 +141,8 @@ def load_documents(text: str) -> Iterator[YamlDocument]:
     except RecursionError:
         raise YamlProblem(f"nests too deeply (more than {MAX_DEPTH} levels)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_expansion(root: Node) -> None:
@@ -208,7 +210,8 @@ def _problem(error: yaml.MarkedYAMLError) -> YamlProblem:
 def _reader_problem(error: yaml.YAMLError, text: str) -> YamlProblem:
     position = getattr(error, "position", None)
     character = getattr(error, "character", None)
-    shown = f"#x{ord(character):04x}" if isinstance(character, str) else repr(character)
+    code = ord(character) if isinstance(character, str) else character
+    shown = f"#x{code:04x}" if isinstance(code, int) else "?"
     message = f"character {shown} is not allowed in YAML"
     if not isinstance(position, int):
         return YamlProblem(message)

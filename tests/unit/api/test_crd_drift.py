@@ -164,6 +164,7 @@ SCHEMA_KEYWORDS = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
     "minItems", "maxItems", "pattern", "nullable", "additionalProperties",
     "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "x-kubernetes-preserve-unknown-fields",
 }  # fmt: skip
 PRINTER_COLUMN_KEYS = {"name", "type", "jsonPath", "description", "priority", "format"}
 
