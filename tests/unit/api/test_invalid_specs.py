@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from canarygate.api import load_gates, parse_gate, to_gate_spec
+from canarygate.api.fields import (
+    BURN_WINDOW_BOUNDS,
+    COMPLIANCE_WINDOW_BOUNDS,
+    INTERVAL_BOUNDS,
+    TIMEOUT_BOUNDS,
+    DurationBounds,
+)
 from canarygate.core import SpecError
 from tests.fixtures.invalid_gates import CASES, EXAMPLE, InvalidCase, build
 
@@ -54,3 +62,73 @@ def test_health_override_replaces_only_what_it_states() -> None:
     assert spec.health.yellow.budget_remaining_below == 0.5
     assert len(spec.health.yellow.burn_rates) == 2
     assert spec.health.red.budget_remaining_at_most == 0.0
+
+
+def _with(path: str, value: object) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    node: Any = document
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    node[parts[-1]] = value
+    return document
+
+
+BOUNDED_DURATIONS = [
+    ("spec.prometheus.timeout", TIMEOUT_BOUNDS),
+    ("spec.journeys.0.window", COMPLIANCE_WINDOW_BOUNDS),
+    ("spec.canary.interval", INTERVAL_BOUNDS),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "bounds"), BOUNDED_DURATIONS, ids=[p for p, _ in BOUNDED_DURATIONS]
+)
+def test_durations_are_accepted_exactly_within_their_bounds(
+    path: str, bounds: DurationBounds
+) -> None:
+    shortest, longest = bounds.range
+    for accepted in (bounds.shortest, bounds.longest, f"{longest.milliseconds}ms"):
+        parse_gate(_with(path, accepted))
+    for refused in (f"{shortest.milliseconds - 1}ms", f"{longest.milliseconds + 1}ms"):
+        with pytest.raises(SpecError, match=bounds.message):
+            parse_gate(_with(path, refused))
+
+
+def test_burn_rate_windows_are_bounded() -> None:
+    rule = {"long": "400d", "short": "1m", "threshold": 1}
+    parse_gate(_with("spec.health", {"red": {"burnRates": [rule]}}))
+    for long, short in (("400d1ms", "1h"), ("1h", "59s")):
+        rule = {"long": long, "short": short, "threshold": 1}
+        with pytest.raises(SpecError, match=BURN_WINDOW_BOUNDS.message):
+            parse_gate(_with("spec.health", {"red": {"burnRates": [rule]}}))
+
+
+def test_a_fraction_less_number_is_an_integer_as_for_the_api_server() -> None:
+    gate = parse_gate(_with("spec.canary.steps", [5.0, 50.0, 100]))
+    assert gate.spec.canary.steps == [5, 50, 100]
+    assert all(type(step) is int for step in gate.spec.canary.steps)
+
+
+def test_a_single_step_of_100_is_fine_without_guardrails() -> None:
+    document = _with("spec.canary.steps", [100])
+    del document["spec"]["canary"]["guardrails"]
+    assert parse_gate(document).spec.canary.steps == [100]
+    document["spec"]["canary"]["guardrails"] = []
+    assert parse_gate(document).spec.canary.steps == [100]
+
+
+def test_unknown_status_fields_are_ignored_like_the_api_server_prunes_them() -> None:
+    document = _with("status", {"weight": 10, "fromANewerOperator": {"x": 1}})
+    assert parse_gate(document).status is not None
+    with pytest.raises(SpecError, match="must be an integer, got a string"):
+        parse_gate(_with("status", {"weight": "10"}))
+
+
+def test_names_and_namespaces_are_kubernetes_names() -> None:
+    gate = parse_gate(_with("metadata", {"name": "a.b-c", "uid": "x", "labels": {"k": "v"}}))
+    assert (gate.name, gate.namespace) == ("a.b-c", "default")
+    for name in ("a_b", "-a", "a" * 254, "a\n", ""):
+        with pytest.raises(SpecError) as raised:
+            parse_gate(_with("metadata", {"name": name}))
+        assert raised.value.field == "metadata.name"
