@@ -37,7 +37,12 @@ class Connection:
     """How to reach Prometheus beyond what a gate's spec says, filled from the CLI's or the
     operator's flags. `address` beats `spec.prometheus.address` (an explicit command-line
     choice); `fallback_address` serves gates whose spec names none (an environment variable,
-    the operator's default). `timeout` beats `spec.prometheus.timeout`."""
+    the operator's default). `timeout` beats `spec.prometheus.timeout`.
+
+    Credentials (token, basic auth, CA) go only where they were meant for: with
+    `credentials_only_for_fallback` (the operator), a gate naming its own Prometheus gets
+    none of them, so a spec cannot point the operator's token at a server of its choosing.
+    The CLI sends them to every gate of the file, as its user asked."""
 
     address: str | None = None
     fallback_address: str | None = None
@@ -47,6 +52,7 @@ class Connection:
     basic_auth: tuple[str, str] | None = None
     ca_file: str | None = None
     insecure_skip_verify: bool = False
+    credentials_only_for_fallback: bool = False
 
 
 def prometheus_config(gate: CanaryGate, connection: Connection) -> PrometheusConfig:
@@ -67,14 +73,18 @@ def config_for(
     if not chosen:
         raise MissingAddress("no Prometheus address: the gate names none and no default is set")
     timeout = connection.timeout or timeout or defaults.QUERY_TIMEOUT
+    trusted = not connection.credentials_only_for_fallback or chosen in (
+        connection.address,
+        connection.fallback_address,
+    )
     return PrometheusConfig(
         address=chosen,
         timeout=timeout.seconds,
         retries=connection.retries,
-        bearer_token=connection.bearer_token,
-        basic_auth=connection.basic_auth,
-        ca_file=connection.ca_file,
-        insecure_skip_verify=connection.insecure_skip_verify,
+        bearer_token=connection.bearer_token if trusted else None,
+        basic_auth=connection.basic_auth if trusted else None,
+        ca_file=connection.ca_file if trusted else None,
+        insecure_skip_verify=connection.insecure_skip_verify and trusted,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _number(value: float | None) -> float | None:
-    if value is None or value != value or value in (float("inf"), float("-inf")):
+    if value is None or not math.isfinite(value):
         return None
     return round(value, 6)
 
@@ -104,9 +105,9 @@ def merge_conditions(
         before = merged.get(update.type)
         moved = before is None or before.get("status") != update.status
         merged[update.type] = {
-            "type": update.type,
-            "status": update.status,
-            "reason": update.reason,
+            "type": str(update.type),
+            "status": str(update.status),
+            "reason": str(update.reason),
             "message": _clip(update.message),
             "lastTransitionTime": rfc3339(now) if moved else before["lastTransitionTime"],  # type: ignore[index]
             **({"observedGeneration": generation} if generation is not None else {}),

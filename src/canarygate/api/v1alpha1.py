@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import pairwise
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import (
@@ -387,6 +387,21 @@ class HistoryEntryModel(_StatusModel):
     reason: Text | None = None
 
 
+class IntentStatusModel(_StatusModel):
+    action: Literal["advance", "promote", "rollback"]
+    from_weight: Percent
+    to_weight: Percent
+    revision: Text | None = None
+    decided_at: Timestamp
+
+
+class TrafficStatusModel(_StatusModel):
+    provider: Text | None = None
+    original: dict[str, Any] | None = None
+    check: Literal["verified", "mismatch", "cannot-tell"] | None = None
+    live_weight: Number | None = None
+
+
 class CanaryGateStatusModel(_StatusModel):
     phase: Annotated[Phase, TEXT_ONLY] | None = None
     health: Healths | None = None
@@ -398,6 +413,12 @@ class CanaryGateStatusModel(_StatusModel):
     observed_generation: Generation | None = None
     last_evaluation_time: Timestamp | None = None
     message: Text | None = None
+    revision: Text | None = None
+    score: Number | None = None
+    reasons: list[Text] | None = Field(default=None, max_length=20)
+    reason_codes: list[Text] | None = Field(default=None, max_length=20)
+    intent: IntentStatusModel | None = None
+    traffic: TrafficStatusModel | None = None
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     conditions: list[ConditionModel] | None = None

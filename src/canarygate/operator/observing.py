@@ -31,9 +31,7 @@ class Observer:
             "canarygate_decisions", "Decisions made, by action and mode.", ["action", "mode"],
             registry=r,
         )  # fmt: skip
-        self.gates = Gauge(
-            "canarygate_gates", "Known CanaryGates by phase.", ["phase"], registry=r
-        )
+        self.gates = Gauge("canarygate_gates", "Known CanaryGates by phase.", ["phase"], registry=r)
         self.gate_weight = Gauge(
             "canarygate_gate_weight_percent",
             "Canary traffic percent of each gate, as recorded in its status.",

@@ -128,7 +128,11 @@ def record_from(body: Mapping[str, Any]) -> GateRecord:
     address: str | None = None
     timeout: float | None = None
     try:
-        gate = parse_gate(dict(body), source="CanaryGate")
+        # Only what the user wrote is validated; the status is ours and read leniently below.
+        gate = parse_gate(
+            {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body},
+            source="CanaryGate",
+        )
         spec = to_gate_spec(gate)
         revision = gate.spec.canary.revision
         traffic = gate.spec.canary.traffic.model_dump(by_alias=True, exclude_none=True)
@@ -152,7 +156,9 @@ def record_from(body: Mapping[str, Any]) -> GateRecord:
         traffic_settings=dict(traffic.get(provider) or {}),
         prometheus_address=address,
         prometheus_timeout_seconds=timeout,
-        started=status.get("phase") not in (None, str(Phase.INVALID)),
+        # A rollout has started once its original routing is saved and its phase set.
+        started=status.get("phase") not in (None, str(Phase.INVALID))
+        and bool((status.get("traffic") or {}).get("original")),
         status_revision=status.get("revision"),
         state=state_from_status(status),
         intent=intent_from_status(status.get("intent")),

@@ -38,10 +38,10 @@ from canarygate.api.status import (
 )
 from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.errors import ActuatorError, CanarygateError, SpecError
-from canarygate.kube import Conflict, EventType, GateRef, KubeError
 from canarygate.core.vocabulary import Action, Mode, Phase
+from canarygate.kube import Conflict, EventType, GateRef, KubeError
 from canarygate.operator import conditions
-from canarygate.operator.actuating import ObjectStore, read, restore, set_weight
+from canarygate.operator.actuating import ObjectStore, last_change, read, restore, set_weight
 from canarygate.operator.records import FINALIZER, GateRecord, Intent, intent_from_status
 from canarygate.operator.vocabulary import EventReason
 from canarygate.traffic import TrafficBackend, backend_for
@@ -97,12 +97,12 @@ class Rollouts:
         self,
         store: GateStore,
         remember: Callable[[Mapping[str, Any]], None],
-        settings: RolloutSettings = RolloutSettings(),
+        settings: RolloutSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.remember = remember
-        self.settings = settings
+        self.settings = settings or RolloutSettings()
         self.clock = clock
 
     async def process(self, record: GateRecord, decision: Decision | None) -> Next:
@@ -256,7 +256,10 @@ class Rollouts:
             }
             return {
                 **self._common(
-                    record, current, [conditions.spec_valid(), conditions.from_check(moved.check)], now
+                    record,
+                    current,
+                    [conditions.spec_valid(), conditions.from_check(moved.check)],
+                    now,
                 ),
                 "phase": str(Phase.PENDING),
                 "revision": revision,
@@ -327,7 +330,12 @@ class Rollouts:
             if abs(live - intent.weight_from) > WEIGHT_TOLERANCE:
                 return await self._abandon(record, body, intent, live, now, mismatch=True)
             try:
-                moved = await set_weight(self.store, backend, intent.weight_to)
+                moved = await set_weight(
+                    self.store,
+                    backend,
+                    intent.weight_to,
+                    stamp=self._stamp(record, Action(intent.action), intent.weight_to, now),
+                )
             except (ActuatorError, KubeError, SpecError) as error:
                 return await self._traffic_failed(record, body, error, now)
             check = moved.check
@@ -357,7 +365,9 @@ class Rollouts:
                     "check": str(check.outcome),
                     "liveWeight": intent.weight_to,
                 },
-                "history": appended(status.get("history"), {k: v for k, v in entry.items() if v}),
+                "history": appended(
+                    status.get("history"), {k: v for k, v in entry.items() if v is not None}
+                ),
             }
 
         written = await self._write(record, build, body=body)
@@ -408,7 +418,9 @@ class Rollouts:
         now = self.clock()
         backend = self._backend(record)
         try:
-            moved = await set_weight(self.store, backend, 0)
+            moved = await set_weight(
+                self.store, backend, 0, stamp=self._stamp(record, Action.ROLLBACK, 0, now)
+            )
         except (ActuatorError, KubeError, SpecError) as error:
             log.error("gate %s: rollback could not move traffic: %s", record.key, error)
             body = await self._fresh(record)
@@ -530,12 +542,22 @@ class Rollouts:
         record.last_drift_check = time.monotonic()
         backend = self._backend(record)
         try:
-            live = backend.read_weight(await read(self.store, backend))
+            objects = await read(self.store, backend)
+            live = backend.read_weight(objects)
         except (ActuatorError, KubeError, SpecError) as error:
             body = await self._fresh(record)
             return await self._traffic_failed(record, body, error, self.clock())
         if abs(live - record.state.weight) <= WEIGHT_TOLERANCE:
             return None
+        stamp = last_change(objects)
+        if (
+            live <= WEIGHT_TOLERANCE
+            and stamp is not None
+            and stamp.get("action") == str(Action.ROLLBACK)
+            and stamp.get("gate") == record.uid
+            and stamp.get("revision") == record.revision
+        ):
+            return await self._finish_rollback(record, stamp)
         why = (
             f"the canary carries {live:g}% but canarygate set {record.state.weight}%: routing "
             "was changed outside canarygate (see the GitOps settings in the README); holding"
@@ -551,6 +573,36 @@ class Rollouts:
         written = await self._write(record, build)
         await self._event(written, EventReason.WEIGHT_MISMATCH, why, warning=True)
         record.last_drift_check = 0.0  # look again next time
+        return AT_INTERVAL
+
+    async def _finish_rollback(self, record: GateRecord, stamp: Mapping[str, Any]) -> Next:
+        """The traffic went back to stable but the operator died before recording it: the
+        stamp on the routing objects says it was this gate's rollback; record it now."""
+        now = self.clock()
+        weight_from = record.state.weight
+        why = f"rollback at {stamp.get('at')} completed after a restart: traffic was on stable"
+
+        def build(status: Mapping[str, Any]) -> dict[str, Any]:
+            entry = {
+                "time": rfc3339(now),
+                "action": str(Action.ROLLBACK),
+                "weightFrom": weight_from,
+                "weightTo": 0,
+                "reason": why,
+            }
+            return {
+                **self._common(record, status, [], now),
+                "phase": str(Phase.ROLLED_BACK),
+                "action": str(Action.ROLLBACK),
+                "weight": 0,
+                "consecutivePasses": 0,
+                "intent": None,
+                "message": why,
+                "history": appended(status.get("history"), entry),
+            }
+
+        written = await self._write(record, build)
+        await self._event(written, EventReason.ROLLED_BACK, why, warning=True)
         return AT_INTERVAL
 
     def _drift_check_due(self, record: GateRecord) -> bool:
@@ -583,7 +635,9 @@ class Rollouts:
                 written = -1
             if written >= 0:
                 await self._event(
-                    body, EventReason.TRAFFIC_RESTORED, f"original routing restored ({written} objects)"
+                    body,
+                    EventReason.TRAFFIC_RESTORED,
+                    f"original routing restored ({written} objects)",
                 )
         metadata = body.get("metadata") or {}
         remaining = [f for f in metadata.get("finalizers") or [] if f != FINALIZER]
@@ -596,6 +650,17 @@ class Rollouts:
             )
         )
         return Next(forget=True)
+
+    def _stamp(
+        self, record: GateRecord, action: Action, weight: int, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "gate": record.uid,
+            "revision": record.revision,
+            "action": str(action),
+            "weight": weight,
+            "at": rfc3339(now),
+        }
 
     def _intent_ttl(self, record: GateRecord) -> timedelta:
         seconds = max(

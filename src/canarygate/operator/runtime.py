@@ -13,12 +13,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
+from canarygate.core.errors import ConfigurationError, SpecError
 from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
 from canarygate.metrics.prometheus import PrometheusConfig
 from canarygate.operator.observing import Observer
@@ -31,8 +32,8 @@ log = logging.getLogger("canarygate.operator")
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    connection: Connection = Connection()
-    rollouts: RolloutSettings = RolloutSettings()
+    connection: Connection = field(default_factory=Connection)
+    rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     # Gates processed at once; Kubernetes writes are bounded again inside the API client.
     concurrency: int = 64
     # The scheduler wakes at least this often, so liveness can tell it is not stuck.
@@ -75,9 +76,11 @@ class Runtime:
             record.last_drift_check = old.last_drift_check
             record.notes = old.notes
         self.records[key] = record
-        if old is None or record.generation != old.generation or record.deleting != old.deleting:
-            if key not in self._busy:
-                self.queue.schedule(key, time.monotonic())
+        changed = (
+            old is None or record.generation != old.generation or record.deleting != old.deleting
+        )
+        if changed and key not in self._busy:
+            self.queue.schedule(key, time.monotonic())
         self.observer.gate_changed(old, record)
 
     def forget(self, namespace: str, name: str) -> None:
@@ -148,6 +151,12 @@ class Runtime:
                 "default (--prometheus)"
             )
             return None
+        except SpecError as error:  # an address the API's pattern let through, unusable
+            record.problem = f"{error.field}: {error.message}"
+            return None
+        except ConfigurationError as error:  # the operator's own TLS or auth settings
+            log.error("gate %s: Prometheus settings unusable: %s", record.key, error)
+            return None
 
     async def _evaluate_and_process(
         self, config: PrometheusConfig, group: list[GateRecord]
@@ -217,4 +226,3 @@ def _older(body: Mapping[str, Any], known: str) -> bool:
     if incoming.isdigit() and known.isdigit():
         return int(incoming) < int(known)
     return False
-

@@ -9,6 +9,7 @@ all gates. `wait_for_due` sleeps until the earliest gate is due or something new
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 from collections.abc import Hashable
@@ -72,10 +73,8 @@ class DueQueue(Generic[K]):
         if delay <= 0:
             return
         self._changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout=delay)
-        except TimeoutError:
-            pass
 
     def _drop_stale(self) -> None:
         while self._heap and self._due.get(self._heap[0][2]) != self._heap[0][0]:

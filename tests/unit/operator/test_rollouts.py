@@ -1,0 +1,197 @@
+"""Rollout transitions against an in-memory API server: the order of writes, exact resume
+after a crash at every write, rollback before anything else, status written on change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from canarygate.operator.records import FINALIZER
+
+from .fake_cluster import Crash, FakeCluster, Killed
+from .harness import NS, ROUTE, Harness, gate_body, observations, route_body, route_weights
+
+
+def cluster(revision: str = "v2", stable: int = 100, canary: int = 0) -> FakeCluster:
+    fake = FakeCluster()
+    fake.add_gate(gate_body(revision))
+    fake.add_object(ROUTE, route_body(stable, canary))
+    return fake
+
+
+def phase(status: dict[str, Any]) -> str | None:
+    return status.get("phase")
+
+
+def failing(record: Any) -> Any:
+    return observations(record, canary_error_ratio=0.2)
+
+
+async def test_a_healthy_canary_steps_through_and_is_promoted() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    visits = await harness.run_until(lambda s: phase(s) == "Promoted")
+    status = fake.status(NS, "checkout")
+    assert route_weights(fake) == (0, 100)
+    assert status["weight"] == 100
+    assert [(h["weightFrom"], h["weightTo"]) for h in status["history"]] == [
+        (0, 0),  # the rollout starts at 0 %
+        (0, 10),
+        (10, 50),
+        (50, 100),  # the last step
+        (100, 100),  # it passed: promoted
+    ]
+    assert FINALIZER in fake.gates[(NS, "checkout")]["metadata"]["finalizers"]
+    assert status["traffic"]["original"]  # what delete restores
+    assert "intent" not in status
+    assert fake.reasons() == ["RolloutStarted", "Advanced", "Advanced", "Advanced", "Promoted"]
+    # Only the weights of the route changed; the GitOps owner's annotation survives.
+    assert fake.objects[ROUTE]["metadata"]["annotations"]["owner"] == "gitops"
+    assert visits <= 7
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [
+        Crash("patch_gate_status", call=2, after=True),  # after the intent of 0 -> 10
+        Crash("replace_object", call=1, after=True),  # after the route moved to 10
+        Crash("patch_gate_status", call=3, after=False),  # before the result of 0 -> 10
+        Crash("patch_gate_status", call=3, after=True),  # after the result of 0 -> 10
+    ],
+    ids=["after-intent", "after-route", "before-result", "after-result"],
+)
+async def test_killed_at_any_point_of_a_step_the_operator_resumes_exactly(crash: Crash) -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    fake.crash = crash
+    with pytest.raises(Killed):
+        await harness.run_until_killed()
+    harness.restart()
+    await harness.run_until(lambda s: s.get("weight") == 10 and "intent" not in s)
+    status = fake.status(NS, "checkout")
+    steps = [(h["weightFrom"], h["weightTo"]) for h in status["history"]]
+    assert steps.count((0, 10)) == 1, steps  # neither repeated nor skipped
+    assert route_weights(fake) == (90, 10)
+    await harness.run_until(lambda s: phase(s) == "Promoted")
+    steps = [(h["weightFrom"], h["weightTo"]) for h in fake.status(NS, "checkout")["history"]]
+    assert steps == [(0, 0), (0, 10), (10, 50), (50, 100), (100, 100)]
+
+
+async def test_a_failing_canary_is_rolled_back_traffic_first() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    fake.writes.clear()
+    await harness.run_until(lambda s: phase(s) == "RolledBack", measure=failing)
+    assert fake.writes[0] == "replace_object"  # 100 % to stable before any other write
+    assert route_weights(fake) == (100, 0)
+    assert fake.status(NS, "checkout")["weight"] == 0
+    assert fake.reasons()[-1] == "RolledBack"
+    # A rolled-back gate stays rolled back: healthy evaluations change nothing.
+    for _ in range(3):
+        await harness.process()
+    assert phase(fake.status(NS, "checkout")) == "RolledBack"
+    assert route_weights(fake) == (100, 0)
+
+
+async def test_a_new_revision_restarts_a_rolled_back_gate() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    await harness.run_until(lambda s: phase(s) == "RolledBack", measure=failing)
+    body = fake.gates[(NS, "checkout")]
+    body["spec"]["canary"]["revision"] = "v3"
+    body["metadata"]["generation"] += 1
+    await harness.run_until(lambda s: s.get("revision") == "v3" and phase(s) == "Pending")
+    await harness.run_until(lambda s: phase(s) == "Promoted")
+    assert route_weights(fake) == (0, 100)
+
+
+async def test_holding_writes_the_status_only_when_something_changed() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+
+    def silent(record: Any) -> Any:
+        return {key: value for key, value in observations(record, canary_error_ratio=0.001).items()
+                if key.window is None}  # fmt: skip
+
+    await harness.process(silent)  # health turns unknown: a change, written
+    writes = len(fake.writes)
+    for _ in range(5):
+        await harness.process(silent)  # the same hold again: nothing to write
+    assert len(fake.writes) == writes
+    assert fake.status(NS, "checkout")["health"] == "unknown"
+    assert route_weights(fake) == (90, 10)
+
+
+async def test_deleting_a_gate_restores_the_original_route() -> None:
+    fake = cluster(stable=70, canary=30)  # someone's own split before canarygate came
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 50)
+    fake.gates[(NS, "checkout")]["metadata"]["deletionTimestamp"] = "2026-11-25T13:00:00Z"
+    await harness.process()
+    assert (NS, "checkout") not in fake.gates
+    assert route_weights(fake) == (70, 30)
+    assert fake.reasons()[-1] == "TrafficRestored"
+
+
+async def test_an_invalid_gate_is_marked_and_never_actuated() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["steps"] = [50, 10]  # the CLI and CRD refuse this; assume it slipped
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    for _ in range(3):
+        await harness.process()
+    assert phase(fake.status(NS, "checkout")) == "Invalid"
+    assert "replace_object" not in fake.writes
+    assert fake.reasons() == ["InvalidSpec"]
+
+
+async def test_a_missing_route_holds_with_a_condition_then_proceeds() -> None:
+    fake = FakeCluster()
+    fake.add_gate(gate_body())
+    harness = Harness(fake)
+    next_visit, _ = await harness.process()  # finalizer
+    next_visit, _ = await harness.process()
+    assert next_visit.failed
+    conditions = {c["type"]: c for c in fake.status(NS, "checkout")["conditions"]}
+    assert conditions["TrafficReady"]["reason"] == "TargetMissing"
+    assert "TrafficError" in fake.reasons()
+    fake.add_object(ROUTE, route_body())
+    await harness.run_until(lambda s: s.get("weight") == 10)
+
+
+async def test_routing_changed_by_someone_else_is_reported_not_fought() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    route = fake.objects[ROUTE]
+    route["spec"]["rules"][0]["backendRefs"][0]["weight"] = 100
+    route["spec"]["rules"][0]["backendRefs"][1]["weight"] = 0
+    await harness.process()
+    conditions = {c["type"]: c for c in fake.status(NS, "checkout")["conditions"]}
+    assert conditions["TrafficReady"]["reason"] == "WeightMismatch"
+    assert route_weights(fake) == (100, 0)  # not set back: canarygate does not fight
+    assert "WeightMismatch" in fake.reasons()
+
+
+async def test_killed_right_after_a_rollback_moved_traffic_the_restart_records_it() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    fake.crash = Crash("replace_object", call=2, after=True)  # the rollback's route write
+    with pytest.raises(Killed):
+        await harness.process(failing)
+    assert route_weights(fake) == (100, 0)
+    assert fake.status(NS, "checkout")["phase"] == "Progressing"  # not recorded yet
+    harness.restart()
+    # Even with the canary healthy again, the stamp on the route tells what happened.
+    await harness.run_until(lambda s: phase(s) == "RolledBack")
+    status = fake.status(NS, "checkout")
+    assert status["weight"] == 0
+    assert status["history"][-1]["action"] == "rollback"
+    assert route_weights(fake) == (100, 0)
