@@ -14,11 +14,14 @@ class InvalidFaults(ValueError):
 @dataclass(frozen=True)
 class Faults:
     """`error_ratio` of canary requests fail with HTTP 500; each canary request takes
-    `added_latency` seconds more. `journeys` limits both to those journeys (empty: all)."""
+    `added_latency` seconds more. `fleet_error_ratio` of every request, stable and canary,
+    fails (an incident not caused by the canary). `journeys` limits all three to those
+    journeys (empty: all)."""
 
     error_ratio: float = 0.0
     added_latency: float = 0.0
     journeys: frozenset[str] = field(default_factory=frozenset)
+    fleet_error_ratio: float = 0.0
 
     def applies_to(self, journey: str) -> bool:
         return not self.journeys or journey in self.journeys
@@ -28,25 +31,28 @@ class Faults:
             "errorRatio": self.error_ratio,
             "addedLatencySeconds": self.added_latency,
             "journeys": sorted(self.journeys),
+            "fleetErrorRatio": self.fleet_error_ratio,
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Faults:
         """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"]};
         every key is optional and an empty body clears all faults."""
-        unknown = set(body) - {"errorRatio", "addedLatencySeconds", "journeys"}
+        unknown = set(body) - {"errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio"}
         if unknown:
             raise InvalidFaults(f"unknown fault keys: {sorted(unknown)}")
         error_ratio = _number(body, "errorRatio")
+        fleet_error_ratio = _number(body, "fleetErrorRatio")
         added_latency = _number(body, "addedLatencySeconds")
-        if not 0.0 <= error_ratio <= 1.0:
-            raise InvalidFaults(f"errorRatio must be within [0, 1], got {error_ratio}")
+        for key, ratio in (("errorRatio", error_ratio), ("fleetErrorRatio", fleet_error_ratio)):
+            if not 0.0 <= ratio <= 1.0:
+                raise InvalidFaults(f"{key} must be within [0, 1], got {ratio}")
         if added_latency < 0.0:
             raise InvalidFaults(f"addedLatencySeconds must be >= 0, got {added_latency}")
         journeys = body.get("journeys", [])
         if not isinstance(journeys, list) or not all(isinstance(j, str) for j in journeys):
             raise InvalidFaults("journeys must be a list of journey names")
-        return cls(error_ratio, added_latency, frozenset(journeys))
+        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio)
 
 
 def _number(body: Mapping[str, Any], key: str) -> float:

@@ -116,8 +116,10 @@ class Simulator:
         series = self._series[journey, version]
         error_ratio = self.config.baseline_error_ratio
         added_latency = 0.0
+        # Independent failure sources: P(ok) = (1 - baseline) * (1 - fleet) * (1 - canary).
+        if self._faults.applies_to(journey):
+            error_ratio = 1 - (1 - error_ratio) * (1 - self._faults.fleet_error_ratio)
         if version == "canary" and self._faults.applies_to(journey):
-            # Independent failure sources: P(ok) = (1 - baseline) * (1 - fault).
             error_ratio = 1 - (1 - error_ratio) * (1 - self._faults.error_ratio)
             added_latency = self._faults.added_latency
         errors = series.errors.split(count, min(1.0, error_ratio))

@@ -124,7 +124,12 @@ def served() -> Iterator[tuple[Simulator, str]]:
 
 def test_http_faults_round_trip(served: tuple[Simulator, str]) -> None:
     sim, url = served
-    body = {"errorRatio": 0.25, "addedLatencySeconds": 0.1, "journeys": ["checkout"]}
+    body = {
+        "errorRatio": 0.25,
+        "addedLatencySeconds": 0.1,
+        "journeys": ["checkout"],
+        "fleetErrorRatio": 0.0,
+    }
     response = httpx.post(f"{url}/faults", json=body)
     assert response.status_code == 200
     assert sim.faults == Faults(0.25, 0.1, frozenset({"checkout"}))
@@ -151,3 +156,14 @@ def test_http_metrics_and_state(served: tuple[Simulator, str]) -> None:
     state = httpx.get(f"{url}/state").json()
     assert state["weight"] == 10
     assert httpx.get(f"{url}/nope").status_code == 404
+
+
+def test_a_fleet_fault_fails_stable_and_canary_alike() -> None:
+    sim = Simulator(SimulatorConfig(journeys=("checkout",), rate=1000))
+    sim.set_weight(20)
+    sim.set_faults(Faults(fleet_error_ratio=0.1))
+    sim.advance(1.0)
+    totals = sim.totals()
+    for version in ("stable", "canary"):
+        served = totals["checkout", version, "200"] + totals["checkout", version, "500"]
+        assert totals["checkout", version, "500"] == round(served * 0.1)
