@@ -1,27 +1,45 @@
 """The `canarygate` command. `evaluate` follows the CLI contract in DESIGN.md to the letter:
 exit 0 whenever a decision was produced (unknown health is a decision), exit 2 for an
-invalid spec or invalid arguments, with the reason on stderr.
+invalid spec or invalid arguments, with exactly one `canarygate: ...` line on stderr.
+
+Exit 1 is the last resort: an exception nobody expected is reported in one line too
+(`canarygate: internal error: ...`), with a traceback only when CANARYGATE_DEBUG=1. Every
+known kind of bad input has its own message and exit 2; none of them should ever get here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from canarygate import __version__
-from canarygate.api.loading import load_gates
+from canarygate.api.fields import TIMEOUT_BOUNDS
+from canarygate.api.loading import MAX_MANIFEST_BYTES, ManifestError, UnreadableManifest, load_gates
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.cli.arguments import (
+    MAX_RETRIES,
+    UsageError,
+    check_address,
+    check_ca_file,
+    parse_time,
+    parse_timeout,
+    read_basic_auth,
+    read_bearer_token,
+    whole_number,
+)
 from canarygate.cli.rendering import decision_document, decision_table
+from canarygate.cli.sanitising import printable
 from canarygate.core import defaults
 from canarygate.core.decisions import Decision
-from canarygate.core.durations import parse_duration
-from canarygate.core.errors import SpecError
+from canarygate.core.errors import ConfigurationError, SpecError
 from canarygate.core.matrix import matrix_as_markdown
 from canarygate.evaluating import (
     ClientPool,
@@ -30,45 +48,28 @@ from canarygate.evaluating import (
     evaluate_everywhere,
     prometheus_config,
 )
-from canarygate.metrics.prometheus import PrometheusConfig
+from canarygate.metrics import PrometheusConfig
 
 EXIT_OK = 0
+EXIT_INTERNAL = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
 PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
+DEBUG_ENV = "CANARYGATE_DEBUG"
+
+__all__ = ["build_parser", "main", "parse_time"]
 
 
-class UsageError(Exception):
-    """Bad command-line input; reported like an invalid spec (exit 2)."""
+class _Parser(argparse.ArgumentParser):
+    """argparse prints its usage and a message on several lines, then exits; the contract
+    wants one line and a return code, so its errors become UsageError."""
 
-
-def parse_time(text: str) -> datetime:
-    """RFC 3339 (`2026-01-15T12:00:00Z`, offsets allowed) or unix seconds (`1768478400.5`)."""
-    try:
-        return datetime.fromtimestamp(float(text), tz=UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"--at: {text!r} is neither RFC 3339 (2026-01-15T12:00:00Z) nor unix seconds"
-        ) from None
-    # RFC 3339 always carries an offset; a bare local time is read as UTC, not machine time.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _weight(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole percent") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..100")
-    return value
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="canarygate",
         description="Gate canary releases on customer-journey SLOs, burn rates and release risk.",
     )
@@ -81,7 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate once, offline from Kubernetes. Exit 0 when a decision was "
         "produced (unknown health holds), 2 for an invalid spec or arguments.",
     )
-    evaluate.add_argument("-f", "--filename", required=True, type=Path, help="gate YAML, or -")
+    evaluate.add_argument(
+        "-f",
+        "--filename",
+        required=True,
+        type=Path,
+        help=f"gate YAML, or - for stdin (UTF-8, at most {MAX_MANIFEST_BYTES >> 20} MiB)",
+    )
     evaluate.add_argument(
         "--prometheus",
         metavar="URL",
@@ -92,66 +99,91 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--weight",
-        type=_weight,
+        type=whole_number(0, 100, "percent"),
         metavar="N",
-        help="current canary percent (default status.weight, else 0)",
+        help="current canary percent, 0..100 (default status.weight, else 0)",
     )
     evaluate.add_argument("-o", "--output", choices=("json", "table"), default="table")
     auth = evaluate.add_argument_group("Prometheus connection")
-    auth.add_argument("--timeout", default=None, metavar="DURATION", help="per-query timeout")
+    auth.add_argument(
+        "--timeout",
+        default=None,
+        metavar="DURATION",
+        help=f"per-query timeout, {TIMEOUT_BOUNDS.shortest}..{TIMEOUT_BOUNDS.longest} "
+        f"(default spec.prometheus.timeout, else {defaults.QUERY_TIMEOUT})",
+    )
     auth.add_argument(
         "--retries",
-        type=int,
+        type=whole_number(0, MAX_RETRIES, "number"),
         default=defaults.QUERY_RETRIES,
-        help=f"retries per query (default {defaults.QUERY_RETRIES})",
+        metavar="N",
+        help=f"retries per query, 0..{MAX_RETRIES} (default {defaults.QUERY_RETRIES})",
     )
     auth.add_argument("--bearer-token-file", type=Path, metavar="PATH")
     auth.add_argument(
         "--basic-auth-file", type=Path, metavar="PATH", help="file holding user:password"
     )
-    auth.add_argument("--ca-file", type=Path, metavar="PATH", help="CA bundle for HTTPS")
+    auth.add_argument("--ca-file", type=Path, metavar="PATH", help="PEM CA bundle for HTTPS")
     auth.add_argument("--insecure-skip-verify", action="store_true")
 
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
     return parser
 
 
-def _read_secret(path: Path | None, flag: str) -> str | None:
-    if path is None:
-        return None
+def _numbers_kept_as_values(argv: Sequence[str]) -> list[str]:
+    """`--at -1e20` is a value, not an option: argparse only knows `-5` and `-.5` as
+    negative numbers, so a negative number after --at is glued to it (`--at=-1e20`)."""
+    joined: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--at":
+            value = next(tokens, None)
+            if value is None:
+                joined.append(token)
+            elif value.startswith("-") and _is_number(value):
+                joined.append(f"--at={value}")
+            else:
+                joined += [token, value]
+        else:
+            joined.append(token)
+    return joined
+
+
+def _is_number(text: str) -> bool:
     try:
-        return path.read_text().strip()
-    except OSError as error:
-        raise UsageError(f"{flag}: cannot read {path}: {error.strerror}") from None
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
-def _connection(args: argparse.Namespace) -> Connection:
-    """The command line's part of the Prometheus precedence (see `evaluating.Connection`)."""
-    timeout = None
-    if args.timeout:
-        try:
-            timeout = parse_duration(args.timeout, field="--timeout")
-        except SpecError as error:
-            raise UsageError(str(error)) from None
-    basic = _read_secret(args.basic_auth_file, "--basic-auth-file")
-    basic_auth: tuple[str, str] | None = None
-    if basic is not None:
-        user, colon, password = basic.partition(":")
-        if not colon:
-            raise UsageError("--basic-auth-file must hold user:password")
-        basic_auth = (user, password)
-    if args.retries < 0:
-        raise UsageError("--retries must be 0 or more")
+def _connection(args: argparse.Namespace, gates: Sequence[CanaryGate]) -> Connection:
+    """The command line's part of the Prometheus precedence (see `evaluating.Connection`).
+    The variable is checked only when a gate will use it: a broken default nobody needs
+    should not fail a run."""
+    fallback = os.environ.get(PROMETHEUS_ENV) or None
+    needed = args.prometheus is None and any(gate.spec.prometheus is None for gate in gates)
+    if fallback is not None and needed:
+        check_address(fallback, source=f"${PROMETHEUS_ENV}")
     return Connection(
         address=args.prometheus,
-        fallback_address=os.environ.get(PROMETHEUS_ENV),
-        timeout=timeout,
+        fallback_address=fallback,
+        timeout=parse_timeout(args.timeout) if args.timeout is not None else None,
         retries=args.retries,
-        bearer_token=_read_secret(args.bearer_token_file, "--bearer-token-file"),
-        basic_auth=basic_auth,
-        ca_file=str(args.ca_file) if args.ca_file else None,
+        bearer_token=read_bearer_token(args.bearer_token_file) if args.bearer_token_file else None,
+        basic_auth=read_basic_auth(args.basic_auth_file) if args.basic_auth_file else None,
+        ca_file=check_ca_file(args.ca_file) if args.ca_file else None,
         insecure_skip_verify=args.insecure_skip_verify,
     )
+
+
+def _check_arguments(args: argparse.Namespace) -> datetime:
+    """Everything the command line says, before a file is read; returns the instant."""
+    if args.prometheus is not None:
+        check_address(args.prometheus, source="--prometheus")
+    if args.timeout is not None:
+        parse_timeout(args.timeout)
+    return parse_time(args.at) if args.at is not None else datetime.now(UTC)
 
 
 async def _evaluate_all(
@@ -165,9 +197,9 @@ async def _evaluate_all(
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    at = parse_time(args.at) if args.at else datetime.now(UTC)
+    at = _check_arguments(args)
     gates = load_gates(args.filename)
-    connection = _connection(args)
+    connection = _connection(args, gates)
     try:
         configs = [prometheus_config(gate, connection) for gate in gates]
     except MissingAddress:
@@ -185,21 +217,54 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _say(message: str) -> None:
+    """The one line on stderr: whatever the message holds, it stays one printable line."""
+    print(f"canarygate: {printable(message)}", file=sys.stderr)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(
+            _numbers_kept_as_values(sys.argv[1:] if argv is None else argv)
+        )
+    except UsageError as error:
+        _say(str(error))
+        return EXIT_INVALID
+    except SystemExit as done:  # --help and --version print and exit 0
+        return done.code if isinstance(done.code, int) else EXIT_OK
     try:
         if args.command == "evaluate":
             return _run_evaluate(args)
-        if args.command == "matrix":
-            print(matrix_as_markdown())
-            return EXIT_OK
+        print(matrix_as_markdown())
+        return EXIT_OK
+    except UnreadableManifest as error:
+        _say(str(error))
+    except ManifestError as error:
+        _say(f"invalid spec: {error}")
     except SpecError as error:
-        print(f"canarygate: invalid spec: {error.field}: {error.message}", file=sys.stderr)
-        return EXIT_INVALID
-    except UsageError as error:
-        print(f"canarygate: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    raise AssertionError(f"unhandled command {args.command}")
+        _say(f"invalid spec: {error.field}: {error.message}")
+    except (UsageError, ConfigurationError) as error:
+        _say(str(error))
+    return EXIT_INVALID
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`); say nothing more on a pipe that is gone, and
+        # keep Python from complaining about it again when it flushes at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_INTERNAL
+    except Exception as error:  # the last resort: documented in the README
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        _say(f"internal error: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

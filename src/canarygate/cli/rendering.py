@@ -1,4 +1,9 @@
-"""Render a Decision as the stable JSON document (see DESIGN "CLI contract") or a table."""
+"""Render a Decision as the stable JSON document (see DESIGN "CLI contract") or a table.
+
+The table is for a terminal: every text in it that came from a spec or from Prometheus
+(names, reasons, findings) goes through `printable`, so none can forge a line or an escape
+sequence. JSON escapes control characters by itself.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import math
 from typing import Any
 
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.vocabulary import Verdict
@@ -63,6 +69,7 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -85,6 +92,7 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
         *(f"  - {reason.message}" for reason in decision.reasons),
         "",
     ]
+    lines = [printable(line) for line in lines]
     windows = sorted({w for j in decision.journeys for w, _ in j.burn_rates})
     rows = [
         [
@@ -125,4 +133,4 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
             "FINDING",
         ]
         lines += _table(headers, rows)
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
