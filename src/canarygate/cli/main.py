@@ -35,6 +35,7 @@ from canarygate.cli.arguments import (
     read_bearer_token,
     whole_number,
 )
+from canarygate.cli.operating import add_run_parser, run_operator
 from canarygate.cli.rendering import decision_document, decision_table
 from canarygate.cli.sanitising import printable
 from canarygate.core import defaults
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth.add_argument("--ca-file", type=Path, metavar="PATH", help="PEM CA bundle for HTTPS")
     auth.add_argument("--insecure-skip-verify", action="store_true")
 
+    add_run_parser(commands)
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
     return parser
 
@@ -235,6 +237,8 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "run":
+            return run_operator(args)
         print(matrix_as_markdown())
         return EXIT_OK
     except UnreadableManifest as error:

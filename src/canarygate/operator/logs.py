@@ -50,5 +50,7 @@ def configure_logging(log_format: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # kopf narrates its own startup at INFO; keep its warnings and errors only.
-    logging.getLogger("kopf").setLevel(logging.WARNING)
+    # kopf narrates its own startup, and the HTTP clients every request, at INFO: keep only
+    # their warnings and errors, whatever the level asked for canarygate's own lines.
+    for noisy in ("kopf", "httpx", "httpx2", "httpcore", "httpcore2", "aiohttp.access", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,171 @@
+"""`canarygate run`: parse and check the operator's flags, then hand over to the operator.
+
+Everything that can be wrong with the flags is reported before the operator starts, in one
+line and exit 2, like every other canarygate command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from canarygate.cli.arguments import (
+    MAX_RETRIES,
+    UsageError,
+    check_address,
+    check_ca_file,
+    parse_timeout,
+    read_basic_auth,
+    read_bearer_token,
+    whole_number,
+)
+from canarygate.core import defaults
+from canarygate.core.durations import parse_duration
+from canarygate.core.errors import SpecError
+from canarygate.evaluating import Connection
+from canarygate.kube import KubeError
+from canarygate.kube.connecting import load_config
+from canarygate.operator import RunSettings, run
+from canarygate.operator.rollouts import RolloutSettings
+from canarygate.operator.runtime import RuntimeSettings
+from canarygate.operator.serving import parse_address
+
+PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def add_run_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the operator: gate every CanaryGate, moving traffic step by step",
+        description="Run the canarygate operator until SIGTERM or SIGINT. In a cluster it "
+        "uses its ServiceAccount; outside, --kubeconfig or $KUBECONFIG.",
+    )
+    parser.add_argument(
+        "--kubeconfig", metavar="PATH", help="default: $KUBECONFIG, then in-cluster"
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeatable)",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (default)"
+    )
+    parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help=f"Prometheus for gates that name none (default ${PROMETHEUS_ENV})",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:8080",
+        metavar="HOST:PORT",
+        help="serve /metrics here (default 0.0.0.0:8080; 'off' to disable)",
+    )
+    parser.add_argument(
+        "--health-address",
+        default="0.0.0.0:8081",
+        metavar="HOST:PORT",
+        help="serve /healthz and /readyz here (default 0.0.0.0:8081; 'off' to disable)",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    tuning = parser.add_argument_group("tuning")
+    tuning.add_argument(
+        "--concurrency",
+        type=whole_number(1, 1024, "number"),
+        default=64,
+        metavar="N",
+        help="gates processed at once (default 64)",
+    )
+    tuning.add_argument(
+        "--status-heartbeat",
+        default="10m",
+        metavar="DURATION",
+        help="refresh the evidence in a gate's status at least this often even when nothing "
+        "changed (default 10m)",
+    )
+    auth = parser.add_argument_group("the default Prometheus (--prometheus) only")
+    auth.add_argument("--timeout", metavar="DURATION", help="per-query timeout")
+    auth.add_argument(
+        "--retries",
+        type=whole_number(0, MAX_RETRIES, "number"),
+        default=defaults.QUERY_RETRIES,
+        metavar="N",
+    )
+    auth.add_argument("--bearer-token-file", metavar="PATH")
+    auth.add_argument("--basic-auth-file", metavar="PATH", help="file holding user:password")
+    auth.add_argument("--ca-file", metavar="PATH", help="PEM CA bundle for HTTPS")
+    auth.add_argument("--insecure-skip-verify", action="store_true")
+
+
+def _listen_address(text: str, flag: str) -> str | None:
+    if text.lower() in ("off", "none", ""):
+        return None
+    try:
+        parse_address(text)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
+    return text
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    """Every flag checked; a RunSettings the operator can start from."""
+    for namespace in args.namespace:
+        if not _NAMESPACE.match(namespace):
+            raise UsageError(f"--namespace: {namespace!r} is not a namespace name")
+    try:
+        load_config(args.kubeconfig)
+    except KubeError as error:
+        raise UsageError(f"--kubeconfig: {error}") from None
+    prometheus = args.prometheus or os.environ.get(PROMETHEUS_ENV) or None
+    if prometheus is not None:
+        source = "--prometheus" if args.prometheus else f"${PROMETHEUS_ENV}"
+        check_address(prometheus, source=source)
+    heartbeat = _seconds(args.status_heartbeat, "--status-heartbeat")
+    connection = Connection(
+        fallback_address=prometheus,
+        timeout=parse_timeout(args.timeout) if args.timeout else None,
+        retries=args.retries,
+        bearer_token=read_bearer_token(Path(args.bearer_token_file))
+        if args.bearer_token_file
+        else None,
+        basic_auth=read_basic_auth(Path(args.basic_auth_file)) if args.basic_auth_file else None,
+        ca_file=check_ca_file(Path(args.ca_file)) if args.ca_file else None,
+        insecure_skip_verify=args.insecure_skip_verify,
+        credentials_only_for_fallback=True,
+    )
+    return RunSettings(
+        kubeconfig=args.kubeconfig,
+        namespaces=tuple(dict.fromkeys(args.namespace)),
+        metrics_address=_listen_address(args.metrics_address, "--metrics-address"),
+        health_address=_listen_address(args.health_address, "--health-address"),
+        log_format=args.log_format,
+        log_level=args.log_level.upper(),
+        runtime=RuntimeSettings(
+            connection=connection,
+            concurrency=args.concurrency,
+            rollouts=RolloutSettings(heartbeat_seconds=heartbeat),
+        ),
+    )
+
+
+def _seconds(text: str, flag: str) -> float:
+    try:
+        return parse_duration(text, field=flag).seconds
+    except SpecError as error:
+        raise UsageError(f"{flag}: {error.message}") from None
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    return run(settings_from(args))
