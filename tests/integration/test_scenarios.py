@@ -227,3 +227,34 @@ def test_invalid_spec_exits_2_and_names_the_field(evaluate: Evaluate) -> None:
     assert result.code == 2
     assert result.stdout == ""
     assert "spec.journeys[0].objective" in result.stderr
+
+
+def test_a_refused_query_is_the_error_outcome_not_silence(evaluate: Evaluate) -> None:
+    document = gate("healthy")
+    document["spec"]["journeys"][0]["sli"]["good"] = "sum(rate(http_requests_total[{{window}}]"
+    result = evaluate(document, "--weight", "25")
+    assert result.code == 0, result.stderr
+    answer = result.document
+    assert answer["action"] == "hold"
+    assert answer["weight"] == {"current": 25, "next": 25}
+    assert answer["reasonCodes"][0] == "QueryError"
+    assert "configuration error" in answer["reasons"][0]
+    errors = answer["errors"]
+    assert errors, answer
+    assert {e["role"] for e in errors} == {"good"}
+    assert all(e["subject"] == "healthy" and e["message"] for e in errors)
+
+
+def test_swapped_good_and_total_during_an_incident_is_invalid_evidence(
+    evaluate: Evaluate,
+) -> None:
+    document = gate("fastburn", factors=NEUTRAL)
+    sli = document["spec"]["journeys"][0]["sli"]
+    sli["good"], sli["total"] = sli["total"], sli["good"]
+    result = evaluate(document, "--weight", "25")
+    assert result.code == 0, result.stderr
+    answer = result.document
+    assert answer["health"] == "unknown"  # not green: the incident is not read as no errors
+    assert answer["action"] == "hold"
+    assert "InvalidEvidence" in answer["reasonCodes"]
+    assert answer["errors"] == []

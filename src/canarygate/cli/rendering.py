@@ -50,6 +50,17 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
             }
             for g in decision.guardrails
         ],
+        # The Error outcome: queries Prometheus refused. Empty when there were none.
+        "errors": [
+            {
+                "subject": problem.key.subject,
+                "role": str(problem.key.role),
+                "window": problem.key.window.text if problem.key.window else None,
+                "query": problem.query,
+                "message": problem.message,
+            }
+            for problem in decision.errors
+        ],
     }
 
 
