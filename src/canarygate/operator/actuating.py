@@ -58,11 +58,14 @@ async def set_weight(
     weight: int,
     *,
     stamp: Mapping[str, Any] | None = None,
+    objects: Objects | None = None,
 ) -> Moved:
     """Bring the live objects to `weight`, retrying on conflicts; raises ActuatorError.
-    With `stamp`, every object written carries it as the LAST_CHANGE annotation."""
-    for _ in range(CONFLICT_RETRIES):
-        objects = await read(store, backend)
+    With `stamp`, every object written carries it as the LAST_CHANGE annotation. `objects`,
+    when the caller has just read them, saves the first read."""
+    for attempt in range(CONFLICT_RETRIES):
+        if objects is None or attempt:
+            objects = await read(store, backend)
         updates = backend.apply_weight(objects, weight)
         if stamp is not None:
             updates = tuple(_stamped(update, stamp) for update in updates)

@@ -117,10 +117,71 @@ def key_of(body: Mapping[str, Any]) -> GateKey:
     return GateKey(str(metadata.get("namespace", "")), str(metadata.get("name", "")))
 
 
-def record_from(body: Mapping[str, Any]) -> GateRecord:
-    """Build a record from a raw CanaryGate as the API server returns it."""
+@dataclass(frozen=True, slots=True)
+class _FromSpec:
+    """What a record takes from the spec, parsed once per generation."""
+
+    spec: GateSpec | None
+    problem: str | None
+    revision: str | None
+    provider: str
+    traffic_settings: Mapping[str, Any]
+    prometheus_address: str | None
+    prometheus_timeout_seconds: float | None
+
+
+def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> GateRecord:
+    """Build a record from a raw CanaryGate as the API server returns it. With `previous`
+    (the same gate's record) of the same generation, the spec is not parsed again: most
+    updates are status writes, and validating a spec costs more than all the rest."""
     metadata = body.get("metadata") or {}
     status = body.get("status") or {}
+    generation = int(metadata.get("generation") or 0)
+    uid = str(metadata.get("uid", ""))
+    if previous is not None and previous.generation == generation and previous.uid == uid:
+        parsed = _FromSpec(
+            previous.spec,
+            previous.problem,
+            previous.revision,
+            previous.provider,
+            previous.traffic_settings,
+            previous.prometheus_address,
+            previous.prometheus_timeout_seconds,
+        )
+    else:
+        parsed = _parse_spec(body)
+    return GateRecord(
+        key=key_of(body),
+        uid=uid,
+        generation=generation,
+        resource_version=str(metadata.get("resourceVersion", "")),
+        deleting=bool(metadata.get("deletionTimestamp")),
+        finalizers=tuple(str(f) for f in metadata.get("finalizers") or ()),
+        spec=parsed.spec,
+        problem=parsed.problem,
+        revision=parsed.revision,
+        provider=parsed.provider,
+        traffic_settings=parsed.traffic_settings,
+        prometheus_address=parsed.prometheus_address,
+        prometheus_timeout_seconds=parsed.prometheus_timeout_seconds,
+        # A rollout has started once its original routing is saved and its phase set.
+        started=status.get("phase") not in (None, str(Phase.INVALID))
+        and bool((status.get("traffic") or {}).get("original")),
+        status_revision=status.get("revision"),
+        state=state_from_status(status),
+        intent=intent_from_status(status.get("intent")),
+        last_evaluation=_time(status.get("lastEvaluationTime")),
+        observed_generation=_int_or_none(status.get("observedGeneration")),
+        conditions={
+            str(c.get("type")): (str(c.get("status")), str(c.get("reason")))
+            for c in status.get("conditions") or []
+            if isinstance(c, Mapping)
+        },
+        digest=significant(status),
+    )
+
+
+def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
     spec: GateSpec | None = None
     problem: str | None = None
     revision: str | None = None
@@ -142,34 +203,14 @@ def record_from(body: Mapping[str, Any]) -> GateRecord:
     except SpecError as error:
         problem = f"{error.field}: {error.message}"
     provider = str(traffic.get("provider", ""))
-    return GateRecord(
-        key=key_of(body),
-        uid=str(metadata.get("uid", "")),
-        generation=int(metadata.get("generation") or 0),
-        resource_version=str(metadata.get("resourceVersion", "")),
-        deleting=bool(metadata.get("deletionTimestamp")),
-        finalizers=tuple(str(f) for f in metadata.get("finalizers") or ()),
-        spec=spec,
-        problem=problem,
-        revision=revision,
-        provider=provider,
-        traffic_settings=dict(traffic.get(provider) or {}),
-        prometheus_address=address,
-        prometheus_timeout_seconds=timeout,
-        # A rollout has started once its original routing is saved and its phase set.
-        started=status.get("phase") not in (None, str(Phase.INVALID))
-        and bool((status.get("traffic") or {}).get("original")),
-        status_revision=status.get("revision"),
-        state=state_from_status(status),
-        intent=intent_from_status(status.get("intent")),
-        last_evaluation=_time(status.get("lastEvaluationTime")),
-        observed_generation=_int_or_none(status.get("observedGeneration")),
-        conditions={
-            str(c.get("type")): (str(c.get("status")), str(c.get("reason")))
-            for c in status.get("conditions") or []
-            if isinstance(c, Mapping)
-        },
-        digest=significant(status),
+    return _FromSpec(
+        spec,
+        problem,
+        revision,
+        provider,
+        dict(traffic.get(provider) or {}),
+        address,
+        timeout,
     )
 
 

@@ -309,16 +309,21 @@ class Rollouts:
         body = await self._fresh(record)
         if intent_from_status((body.get("status") or {}).get("intent")) is not None:
             return SOON  # another writer got here first; its intent is completed next
-        await self._write(record, build, body=body, attempts=1)
-        return await self._complete(record, intent)
+        written = await self._write(record, build, body=body, attempts=1)
+        return await self._complete(record, intent, written)
 
-    async def _complete(self, record: GateRecord, intent: Intent) -> Next:
-        """Finish a recorded move: make it, or just record it if the traffic already moved."""
+    async def _complete(
+        self, record: GateRecord, intent: Intent, body: Mapping[str, Any] | None = None
+    ) -> Next:
+        """Finish a recorded move: make it, or just record it if the traffic already moved.
+        `body` is the gate as just written, when the caller has it (saves a read)."""
         now = self.clock()
         backend = self._backend(record)
-        body = await self._fresh(record)
+        if body is None:
+            body = await self._fresh(record)
         try:
-            live = backend.read_weight(await read(self.store, backend))
+            objects = await read(self.store, backend)
+            live = backend.read_weight(objects)
         except (ActuatorError, KubeError, SpecError) as error:
             return await self._traffic_failed(record, body, error, now)
         stale = now - intent.decided_at > self._intent_ttl(record)
@@ -335,12 +340,13 @@ class Rollouts:
                     backend,
                     intent.weight_to,
                     stamp=self._stamp(record, Action(intent.action), intent.weight_to, now),
+                    objects=objects,
                 )
             except (ActuatorError, KubeError, SpecError) as error:
                 return await self._traffic_failed(record, body, error, now)
             check = moved.check
         else:
-            check = backend.check_weight(await read(self.store, backend), intent.weight_to)
+            check = backend.check_weight(objects, intent.weight_to)
         promoted = intent.action == str(Action.PROMOTE)
 
         def build(status: Mapping[str, Any]) -> dict[str, Any]:

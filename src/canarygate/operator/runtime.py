@@ -70,7 +70,7 @@ class Runtime:
         old = self.records.get(key)
         if old is not None and _older(body, old.resource_version):
             return  # a late watch event after our own newer write
-        record = record_from(body)
+        record = record_from(body, old)
         if old is not None:
             record.failures = old.failures
             record.last_drift_check = old.last_drift_check
