@@ -1,0 +1,78 @@
+"""The one scheduler's due queue, and the operator's probes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+
+from canarygate.operator.scheduling import DueQueue
+from canarygate.operator.serving import make_app, parse_address
+
+
+def test_keys_come_out_due_earliest_first_and_rescheduling_replaces() -> None:
+    queue: DueQueue[str] = DueQueue()
+    queue.schedule("b", 20.0)
+    queue.schedule("a", 10.0)
+    queue.schedule("c", 30.0)
+    queue.schedule("b", 5.0)  # replaces its 20.0
+    assert len(queue) == 3
+    assert queue.next_due() == 5.0
+    assert queue.pop_due(15.0) == [("b", 5.0), ("a", 10.0)]
+    assert queue.pop_due(25.0) == []  # b's stale 20.0 entry is skipped, not returned
+    queue.discard("c")
+    assert queue.pop_due(100.0) == []
+    assert len(queue) == 0
+
+
+def test_pop_due_respects_its_limit() -> None:
+    queue: DueQueue[int] = DueQueue()
+    for key in range(10):
+        queue.schedule(key, float(key))
+    assert [k for k, _ in queue.pop_due(100.0, limit=3)] == [0, 1, 2]
+    assert len(queue) == 7
+
+
+async def test_waiting_wakes_when_an_earlier_key_is_scheduled() -> None:
+    queue: DueQueue[str] = DueQueue()
+    queue.schedule("later", time.monotonic() + 60)
+    waiter = asyncio.ensure_future(queue.wait_for_due(time.monotonic(), longest=30))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    queue.schedule("now", time.monotonic())
+    await asyncio.wait_for(waiter, timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:8080", ("127.0.0.1", 8080)), (":9", ("0.0.0.0", 9)), ("[::1]:80", ("::1", 80))],
+)
+def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", "host:99999", "host:http"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        parse_address(text)
+
+
+async def test_readiness_waits_for_the_first_list_and_liveness_for_the_loop() -> None:
+    state = {"ready": False, "last_loop": time.monotonic()}
+    app = make_app(
+        registry=CollectorRegistry(),
+        ready=lambda: bool(state["ready"]),
+        last_loop=lambda: float(state["last_loop"]),
+        stuck_after=60,
+    )
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/readyz")).status == 503
+        assert (await client.get("/healthz")).status == 200
+        state["ready"] = True
+        assert (await client.get("/readyz")).status == 200
+        state["last_loop"] = time.monotonic() - 120
+        assert (await client.get("/healthz")).status == 503
+        assert (await client.get("/metrics")).status == 200
