@@ -183,7 +183,11 @@ class Runtime:
 
     async def _process(self, record: GateRecord, decision: Decision | None) -> None:
         async with self._limit:
-            outcome = await self.rollouts.process(record, decision)
+            try:
+                outcome = await self.rollouts.process(record, decision)
+            except Exception:  # a bug must cost one gate a backoff, never the operator
+                log.exception("gate %s: unexpected failure; retrying with backoff", record.key)
+                outcome = Next(failed=True)
         if decision is not None:
             self.observer.decided(record, decision)
         self._finished(record.key, outcome)
