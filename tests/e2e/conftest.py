@@ -28,9 +28,28 @@ from lightkube.resources.core_v1 import Namespace
 from lab.prometheus import RunningPrometheus, free_port, start_prometheus
 from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
 
+# The operator scenarios' fixtures (tests/e2e/test_operator_*.py).
+from tests.e2e.operator_fixtures import (  # noqa: F401
+    LOG_SOURCES,
+    canarygate_crd,
+    scenario,
+    stage,
+    stage_prometheus,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "e2e" / "cluster"
 UP_TIMEOUT = 900  # generous: a first `up` on a loaded 2-core machine
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test's report gets the log tails its fixtures registered (LOG_SOURCES)."""
+    report: pytest.TestReport = yield  # type: ignore[misc]
+    if report.failed:
+        for title, read in item.stash.get(LOG_SOURCES, []):
+            report.sections.append((f"{title} log (tail)", read()))
+    return report  # type: ignore[return-value]
 
 
 def _kubectl_for(kubeconfig: Path) -> str:
