@@ -11,6 +11,10 @@ same tree; `canarygate.errors` re-exports it as the public face.
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
     │   └── MetricsUnavailable    Prometheus unreachable, timed out, or 5xx after retries
     ├── ActuatorError             a traffic backend could not be read or written
+    │   ├── TargetMissing         (canarygate.traffic) a routing object does not exist
+    │   ├── TargetInvalid         (canarygate.traffic) it exists but cannot be managed as set
+    │   ├── WeightUnavailable     (canarygate.traffic) the objects state no canary weight
+    │   └── SnapshotInvalid       (canarygate.traffic) a saved routing is not this backend's
     └── KubeError                 a Kubernetes API request failed (`.verb`, `.target`, `.status`)
         ├── Conflict              409: the object changed since it was read (stale resourceVersion)
         ├── NotFound              404: the object (or its kind) does not exist
