@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench demo cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,8 +17,11 @@ $(BIN)/canarygate: pyproject.toml
 
 venv: $(BIN)/canarygate ## create .venv with the package and dev tools
 
-demo: venv prerequisites ## evaluate the example gate against the bundled fixture Prometheus
+demo: venv prerequisites ## the operator live on a local cluster: one release promoted, one rolled back (ARGS=--keep, --stop)
 	$(BIN)/python -m lab.demo $(ARGS)
+
+demo-evaluate: venv prerequisites ## the offline CLI: canarygate evaluate on the example gates against a fixture Prometheus
+	$(BIN)/python -m lab.demo_evaluate $(ARGS)
 
 # Each suite is its own step with its own time limit, so a hang names the suite that hung.
 test: venv ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
@@ -48,6 +51,9 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 	$(BIN)/python -m bench.evaluate_many
+
+bench-latency: venv prerequisites ## fault on -> rollback latency of the live operator, per interval (ARGS=--json, --runs N)
+	$(BIN)/python -m bench.rollback_latency $(ARGS)
 
 cluster-build: ## build (or reuse) the control-plane binaries and kwok, cached under ~/.cache/canarygate
 	e2e/cluster/build
