@@ -63,7 +63,12 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
     mode = mode_for(spec.policy, health, risk.risk)
     behaviour = MODE_BEHAVIOURS[mode]
     guardrails = tuple(
-        judge_guardrail(g, observations, state.guardrail_failures.get(g.name, 0))
+        judge_guardrail(
+            g,
+            observations,
+            state.guardrail_failures.get(g.name, 0),
+            canary_has_traffic=state.weight > 0,
+        )
         for g in spec.canary.guardrails
     )
     outcome = _choose(spec, state, behaviour, guardrails)

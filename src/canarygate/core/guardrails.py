@@ -55,8 +55,15 @@ def _measured(observations: Observations, key: QueryKey) -> float | Missing:
 
 
 def judge_guardrail(
-    spec: GuardrailSpec, observations: Observations, previous_failures: int
+    spec: GuardrailSpec,
+    observations: Observations,
+    previous_failures: int,
+    *,
+    canary_has_traffic: bool = True,
 ) -> GuardrailAssessment:
+    """One verdict. Without traffic (weight 0) whatever the canary queries return is not
+    this canary's doing (requests of an earlier revision still in the window, say), so it is
+    reported but judged inconclusive: it neither passes nor counts as a failure."""
     canary = _measured(observations, QueryKey(spec.name, Role.CANARY))
     baseline = (
         _measured(observations, QueryKey(spec.name, Role.BASELINE))
@@ -69,6 +76,8 @@ def judge_guardrail(
         else None
     )
     verdict, finding = _verdict(spec, canary, baseline, samples)
+    if not canary_has_traffic and verdict is not Verdict.INCONCLUSIVE:
+        verdict, finding = Verdict.INCONCLUSIVE, f"the canary has no traffic yet; read: {finding}"
     if verdict is Verdict.FAIL:
         failures = previous_failures + 1
     elif verdict is Verdict.PASS:

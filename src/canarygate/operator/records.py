@@ -22,6 +22,7 @@ from canarygate.core.errors import SpecError
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Phase
+from canarygate.traffic import backend_for
 
 FINALIZER = "canarygate.io/restore-traffic"
 
@@ -200,8 +201,15 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         if gate.spec.prometheus is not None:
             address = gate.spec.prometheus.address
             timeout = parse_duration(gate.spec.prometheus.timeout).seconds
+        # The traffic block is checked now, not at the first move: a block that cannot work
+        # (the same Service as stable and canary, say) makes the gate Invalid up front.
+        backend_for(
+            str(traffic.get("provider", "")),
+            gate.namespace,
+            traffic.get(str(traffic.get("provider", ""))) or {},
+        )
     except SpecError as error:
-        problem = f"{error.field}: {error.message}"
+        spec, problem = None, f"{error.field}: {error.message}"
     provider = str(traffic.get("provider", ""))
     return _FromSpec(
         spec,

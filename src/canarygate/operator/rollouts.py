@@ -43,8 +43,8 @@ from canarygate.kube import Conflict, EventType, GateRef, KubeError
 from canarygate.operator import conditions
 from canarygate.operator.actuating import ObjectStore, last_change, read, restore, set_weight
 from canarygate.operator.records import FINALIZER, GateRecord, Intent, intent_from_status
-from canarygate.operator.vocabulary import EventReason
-from canarygate.traffic import TrafficBackend, backend_for
+from canarygate.operator.vocabulary import ConditionReason, ConditionType, EventReason
+from canarygate.traffic import TrafficBackend, WeightCheck, backend_for
 
 log = logging.getLogger("canarygate.operator")
 
@@ -130,7 +130,7 @@ class Rollouts:
             return await self._complete(record, record.intent)
         if record.terminal:
             return await self._keep_terminal(record)
-        drift = await self._drift_check(record)
+        drift = await self._drift_check(record, decision)
         if drift is not None:
             return drift
         if decision is None:
@@ -540,10 +540,16 @@ class Rollouts:
             )
         return AT_INTERVAL
 
-    async def _drift_check(self, record: GateRecord) -> Next | None:
+    async def _drift_check(self, record: GateRecord, decision: Decision | None) -> Next | None:
         """Now and then, compare the live weight with the status; a difference nobody
-        recorded means someone else changed the routing: hold and say so, never fight."""
-        if not self._drift_check_due(record):
+        recorded means someone else changed the routing: hold and say so once, never fight.
+        While the mismatch stands (its condition is in status), look at every visit, quietly,
+        and carry on as soon as the weights are back. A rollback is never held back."""
+        standing = record.conditions.get(ConditionType.TRAFFIC_READY) == (
+            "False",
+            ConditionReason.WEIGHT_MISMATCH,
+        )
+        if not standing and not self._drift_check_due(record):
             return None
         record.last_drift_check = time.monotonic()
         backend = self._backend(record)
@@ -554,6 +560,8 @@ class Rollouts:
             body = await self._fresh(record)
             return await self._traffic_failed(record, body, error, self.clock())
         if abs(live - record.state.weight) <= WEIGHT_TOLERANCE:
+            if standing:
+                await self._mismatch_resolved(record, backend.check_weight(objects, round(live)))
             return None
         stamp = last_change(objects)
         if (
@@ -564,6 +572,10 @@ class Rollouts:
             and stamp.get("revision") == record.revision
         ):
             return await self._finish_rollback(record, stamp)
+        if decision is not None and decision.action is Action.ROLLBACK:
+            return None  # moving everyone to stable is right whoever changed the weights
+        if standing:
+            return AT_INTERVAL
         why = (
             f"the canary carries {live:g}% but canarygate set {record.state.weight}%: routing "
             "was changed outside canarygate (see the GitOps settings in the README); holding"
@@ -578,8 +590,15 @@ class Rollouts:
 
         written = await self._write(record, build)
         await self._event(written, EventReason.WEIGHT_MISMATCH, why, warning=True)
-        record.last_drift_check = 0.0  # look again next time
         return AT_INTERVAL
+
+    async def _mismatch_resolved(self, record: GateRecord, check: WeightCheck) -> None:
+        now = self.clock()
+
+        def build(status: Mapping[str, Any]) -> dict[str, Any]:
+            return self._common(record, status, [conditions.from_check(check)], now)
+
+        await self._write(record, build)
 
     async def _finish_rollback(self, record: GateRecord, stamp: Mapping[str, Any]) -> Next:
         """The traffic went back to stable but the operator died before recording it: the

@@ -266,3 +266,16 @@ def test_a_negative_guardrail_value_is_inconclusive_not_a_pass() -> None:
     assert decision.guardrails[0].verdict is Verdict.INCONCLUSIVE
     assert decision.guardrails[0].invalid_evidence
     assert decision.action is Action.HOLD
+
+
+def test_at_weight_0_a_failing_canary_reading_is_not_this_canarys_failure() -> None:
+    # A new revision starts at 0 %: the window may still hold the last revision's errors.
+    spec = gate(guardrails=(GuardrailSpec("errors", "c", max=0.01),))
+    observed = journey_observations(spec, "checkout", 0.0)
+    observed[QueryKey("errors", Role.CANARY)] = 0.5
+    decision = decide(spec, GateState(weight=0), observed, NOW)
+    assert decision.action is Action.ADVANCE
+    judged = decision.guardrails[0]
+    assert judged.verdict is Verdict.INCONCLUSIVE
+    assert judged.consecutive_failures == 0
+    assert "no traffic yet" in judged.finding

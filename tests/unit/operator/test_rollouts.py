@@ -195,3 +195,37 @@ async def test_killed_right_after_a_rollback_moved_traffic_the_restart_records_i
     assert status["weight"] == 0
     assert status["history"][-1]["action"] == "rollback"
     assert route_weights(fake) == (100, 0)
+
+
+async def test_a_standing_mismatch_is_reported_once_and_clears_when_weights_return() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    refs = fake.objects[ROUTE]["spec"]["rules"][0]["backendRefs"]
+    refs[0]["weight"], refs[1]["weight"] = 100, 0  # someone else moved the weights
+    await harness.process()
+    writes = len(fake.writes)
+    for _ in range(4):
+        await harness.process()  # still mismatched: no step, no write, no second Event
+    assert len(fake.writes) == writes
+    assert fake.reasons().count("WeightMismatch") == 1
+    assert route_weights(fake) == (100, 0)
+    refs = fake.objects[ROUTE]["spec"]["rules"][0]["backendRefs"]
+    refs[0]["weight"], refs[1]["weight"] = 90, 10  # put back as canarygate left them
+    await harness.run_until(lambda s: s.get("weight") == 50)
+    conditions = {c["type"]: c for c in fake.status(NS, "checkout")["conditions"]}
+    assert conditions["TrafficReady"]["status"] == "True"
+
+
+async def test_a_traffic_block_that_cannot_work_makes_the_gate_invalid_up_front() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["traffic"]["gatewayAPI"]["canaryBackend"] = "checkout-stable"
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    await harness.process()
+    status = fake.status(NS, "checkout")
+    assert phase(status) == "Invalid"
+    assert "canaryBackend" in status["message"]
+    assert "replace_object" not in fake.writes
