@@ -106,6 +106,32 @@ class TargetedPrometheus:
     def stop(self) -> None:
         self.running.stop()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no shutdown, the data left as it is on disk."""
+        process = self.running.process
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def restart(self, ready_timeout: float = 60.0) -> None:
+        """After kill() (or a crash): the same Prometheus again, on the same port, with the same
+        configuration, targets and data directory (the TSDB replays its write-ahead log)."""
+        old = self.running
+        if old.process.poll() is None:
+            raise StageError("Prometheus is still running; kill() it first")
+        with old.log_path.open("ab") as log:
+            process = subprocess.Popen(old.process.args, stdout=log, stderr=subprocess.STDOUT)
+        self.running = RunningPrometheus(
+            old.url, old.data_dir, process, old.log_path, old._owned_dirs
+        )
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise StageError(f"prometheus exited on restart:\n{self.running.log_tail()}")
+            return httpx.get(f"{old.url}/-/ready", timeout=1.0).status_code == 200
+
+        wait_for("Prometheus to be ready again", ready, timeout=ready_timeout)
+
     def __enter__(self) -> TargetedPrometheus:
         return self
 

@@ -283,6 +283,7 @@ class Scenario:
         self.namespace = namespace
         self.label = label  # the `scenario` label of this test's simulator series
         self.simulators: list[Simulator] = []
+        self._targets: list[tuple[TargetedPrometheus, str]] = []
         self.watches: list[ApiWatch] = []
 
     # -- objects ---------------------------------------------------------------------------
@@ -409,18 +410,26 @@ class Scenario:
     # -- processes -------------------------------------------------------------------------
 
     def simulator(
-        self, provider: str, *, obj: str = "", stable: str = "", canary: str = ""
+        self,
+        provider: str,
+        *,
+        obj: str = "",
+        stable: str = "",
+        canary: str = "",
+        prometheus: TargetedPrometheus | None = None,
     ) -> Simulator:
         """A simulator following this scenario's traffic object, scraped by the shared
-        Prometheus with the label scenario=<self.label>; returns once its series are in."""
+        Prometheus (or `prometheus`) with the label scenario=<self.label>; returns once its
+        series are in."""
         simulator = start_simulator(
             f"{self.label}-{len(self.simulators)}",
             kubeconfig=self.cluster.kubeconfig, namespace=self.namespace, provider=provider,
             obj=obj, stable=stable, canary=canary, log_dir=self.stage.log_dir, rate=50.0,
         )  # fmt: skip
         self.simulators.append(simulator)
-        self.stage.prometheus.add_target(simulator.address, scenario=self.label)
-        prometheus = self.stage.prometheus
+        prometheus = prometheus or self.stage.prometheus
+        prometheus.add_target(simulator.address, scenario=self.label)
+        self._targets.append((prometheus, simulator.address))
         selector = f'http_requests_total{{scenario="{self.label}"}}'
         # Two scrapes at least, so that rate() over any window has an answer.
         wait_until(
@@ -458,8 +467,9 @@ class Scenario:
             if self.gate(name) is not None:  # no operator to do it: leave no namespace stuck
                 with contextlib.suppress(ApiError):
                     self.patch("CanaryGate", name, {"metadata": {"finalizers": None}})
+        for prometheus, address in self._targets:
+            prometheus.remove_target(address)
         for simulator in self.simulators:
-            self.stage.prometheus.remove_target(simulator.address)
             simulator.stop()
 
 
