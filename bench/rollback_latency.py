@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 from types import FrameType
@@ -56,6 +56,13 @@ from lab.stage import (
 
 SCRAPE_SECONDS = 1.0  # lab.stage's Prometheus scrape interval
 FIRST_STEP = 10
+JOURNEYS = ("checkout", "login")
+RATE_PER_JOURNEY = 50.0  # requests/s the simulator sends per journey
+# The guardrail's minSamples is this share of the canary requests of a full window at the
+# first step: its first pass then means the window is (nearly) all canary traffic, so every
+# fault meets the same full window, whatever the interval. A canary that has had traffic for
+# less of the window is inconclusive (hold) instead.
+FULL_WINDOW_SHARE = 0.8
 TARGET_SLACK = 2.0  # the target: t_rollback - t_visible <= interval + this
 # The fault goes on at most this long before the next evaluation, so that it lands while
 # the canary still holds at its first step.
@@ -121,6 +128,11 @@ def guardrail_query(app: str, window: str) -> str:
     )
     total = f"sum(rate(http_requests_total{{{selector(app, version='canary')}}}[{window}]))"
     return f"{errors} / {total}"
+
+
+def min_samples(window: str) -> int:
+    canary_rate = RATE_PER_JOURNEY * len(JOURNEYS) * FIRST_STEP / 100
+    return int(FULL_WINDOW_SHARE * canary_rate * parse_duration(window).seconds)
 
 
 def route(name: str) -> dict[str, Any]:
@@ -192,7 +204,7 @@ def gate(name: str, *, interval: str, revision: str, settings: Settings) -> dict
                         "samples": (
                             f"sum(increase(http_requests_total{{{canary}}}[{settings.window}]))"
                         ),
-                        "minSamples": 20,
+                        "minSamples": min_samples(settings.window),
                     }
                 ],
             },
@@ -354,6 +366,10 @@ def describe_run(run: Run, done: int, total: int) -> str:
 # -- the report -----------------------------------------------------------------------------
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def spread(values: Sequence[float | None]) -> dict[str, float | None]:
     known = [v for v in values if v is not None]
     if not known:
@@ -385,20 +401,36 @@ def summarise(setting: Setting) -> dict[str, Any]:
         "target": f"t_rollback - t_visible <= {setting.interval} + {TARGET_SLACK:g}s",
         "targetMet": bool(runs) and all(met) and setting.error is None,
         "targetMetRuns": sum(met),
-        "details": [asdict(r) for r in runs],
+        "details": [
+            {
+                "run": r.run,
+                "faultOffset": r.fault_offset,
+                "weightAtFault": r.weight_at_fault,
+                "rolledBackFrom": r.rolled_back_from,
+                "faultToVisible": _rounded(r.fault_to_visible),
+                "visibleToRollback": _rounded(r.visible_to_rollback),
+                "faultToRollback": _rounded(r.fault_to_rollback),
+            }
+            for r in runs
+        ],
     }
 
 
 def machine() -> dict[str, Any]:
-    memory = ""
+    memory = cpu = ""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
     except OSError:
         pass
     return {
         "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "cpu": cpu,
         "cpus": os.cpu_count(),
         "memory": memory,
         "python": platform.python_version(),
@@ -418,14 +450,16 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"\ncommand:  {report['command']}")
     m = report["machine"]
     print(
-        f"machine:  {m['system']}, {m['cpus']} CPUs, {m['memory']}, Python {m['python']}; "
-        f"load average {m['loadAverage']} at the start, {report['loadAverageAtEnd']} at the end"
+        f"machine:  {m['system']}, {m['cpus']} x {m['cpu'] or 'CPU'}, {m['memory']}, "
+        f"Python {m['python']}; load average {m['loadAverage']} at the start, {report['loadAverageAtEnd']} at the end"
     )
     print(
         f"setup:    guardrail = canary error ratio over [{s['window']}] <= {s['maximum']}; fault = "
         f"{s['errorRatio']:.0%} of canary requests fail at the first step ({FIRST_STEP}%); "
         f"Prometheus scrapes every {SCRAPE_SECONDS:g} s; {s['runs']} runs per interval, "
-        f"{'in sequence' if s['sequential'] else 'intervals side by side'}"
+        f"{'in sequence' if s['sequential'] else 'intervals side by side'}; minSamples "
+        f"{min_samples(s['window'])}, so the guardrail first passes once the window holds "
+        f"{FULL_WINDOW_SHARE:.0%} canary traffic"
     )
     header = (
         f"{'interval':<9}{'runs':<6}{'fault->visible':<22}{'visible->rollback':<22}"
@@ -531,7 +565,8 @@ def set_stage(
             stable=f"{row.name}-stable",
             canary=f"{row.name}-canary",
             log_dir=stage.log_dir,
-            extra=["--journeys=checkout,login"],
+            rate=RATE_PER_JOURNEY,
+            extra=[f"--journeys={','.join(JOURNEYS)}"],
         )
         stage.simulators[row.name] = row.simulator
         prometheus.add_target(row.simulator.address, app=row.name)
