@@ -451,7 +451,8 @@ def print_report(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(
         f"machine:  {m['system']}, {m['cpus']} x {m['cpu'] or 'CPU'}, {m['memory']}, "
-        f"Python {m['python']}; load average {m['loadAverage']} at the start, {report['loadAverageAtEnd']} at the end"
+        f"Python {m['python']}; load average {m['loadAverage']} at the start, "
+        f"{report['loadAverageAtEnd']} at the end"
     )
     print(
         f"setup:    guardrail = canary error ratio over [{s['window']}] <= {s['maximum']}; fault = "
