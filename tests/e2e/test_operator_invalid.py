@@ -93,14 +93,6 @@ def test_a_gate_canarygate_refuses_is_invalid_and_actuates_nothing(scenario: Sce
     assert status["traffic"]["original"]["weights"] == [{"stable": 90, "canary": 10}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: stableBackend == canaryBackend passes the CRD and the models; only "
-    "traffic.backend_for refuses it, in rollouts.py _start (self._backend(record), outside its "
-    "try), so the SpecError reaches process(), which logs 'unexpected SpecError' and backs off "
-    "for ever: the gate gets a finalizer but no status, no condition and no Event, instead of "
-    "phase Invalid / SpecValid False / InvalidSpec",
-)
 def test_a_gate_whose_backends_are_the_same_service_is_invalid(scenario: Scenario) -> None:
     route = with_route(scenario)
     document = gate(scenario, traffic=sc.gateway_traffic(ROUTE, STABLE, STABLE))

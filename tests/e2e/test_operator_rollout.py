@@ -176,7 +176,7 @@ def test_a_new_revision_restarts_a_rolled_back_gate_from_zero_and_it_can_promote
     scenario.wait_phase("web", "RolledBack", timeout=90)
     simulator.clear_faults()
     # The fix ships once the failed canary's requests have left the guardrail's [10s] window
-    # (see the xfail test below for a fix shipped sooner).
+    # (the next test ships it sooner).
     wait_until(
         "the failed canary's requests to leave the guardrail window",
         lambda: canary_requests(scenario, "10s") == 0,
@@ -202,12 +202,6 @@ def test_a_new_revision_restarts_a_rolled_back_gate_from_zero_and_it_can_promote
     assert scenario.event_reasons("web").count("RolloutStarted") == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: at 0 % a guardrail still holding the previous revision's canary "
-    "errors rolls the new revision back before it takes any traffic "
-    "(core/deciding.py _choose: the rollback trigger ignores the weight-0 exception)",
-)
 def test_a_new_revision_at_zero_is_not_rolled_back_on_the_previous_canarys_errors(
     scenario: Scenario,
 ) -> None:

@@ -192,12 +192,6 @@ def test_a_weight_changed_outside_canarygate_is_reported_and_not_fought(
     assert "rollback" not in [step[0] for step in history_steps(status)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a standing weight mismatch is re-decided every interval; each tick "
-    "writes an intent, abandons it and posts another WeightMismatch Warning "
-    "(operator/rollouts.py _step -> _complete -> _abandon)",
-)
 def test_a_standing_weight_mismatch_is_reported_once_not_at_every_evaluation(
     scenario: Scenario,
 ) -> None:
