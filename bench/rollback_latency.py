@@ -13,10 +13,11 @@ share of canary requests fail and times (see lab/demo_latency.py):
     t_rollback  the HTTPRoute, polled every 50 ms through the API, is back at 100 % stable
 
 The gates are high risk (guarded mode: two passing evaluations per step), so the canary
-stays at its first step for one interval after the guardrail's first pass; the fault goes
-on at a random moment of that interval (real faults are not aligned with evaluations;
---seed makes the moments repeatable). The intervals run side by side, one thread each, runs
-in sequence within an interval; --sequential runs one interval after another.
+stays at its first step for one interval after the guardrail's first pass. The fault goes
+on within that interval, run k of n at (k - 1/2)/n of it: real faults are not aligned with
+evaluations, and evenly spread moments make min / median / max cover the whole interval
+with few runs. The intervals run side by side, one thread each, runs in sequence within an
+interval; --sequential runs one interval after another.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from random import Random
 from types import FrameType
 from typing import Any
 
@@ -86,7 +86,6 @@ class Settings:
     window: str
     error_ratio: float
     maximum: float
-    seed: int
 
 
 @dataclass
@@ -109,7 +108,6 @@ class Setting:
     seconds: float
     name: str
     simulator: Simulator | None = None
-    random: Random = field(default_factory=Random)
     runs: list[Run] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
     error: str | None = None
@@ -294,10 +292,11 @@ def one_run(ctx: Context, setting: Setting, kube: Kube, number: int) -> Run:
         maximum=ctx.settings.maximum,
         read_weight=reader,
     )
-    # Real faults are not aligned with evaluations: the fault goes on at a random moment of
-    # the interval that follows the guardrail's first pass (while the gate holds for its
-    # second), not right after an evaluation, which would always give the same phase.
-    offset = setting.random.uniform(0.0, max(0.0, setting.seconds - PHASE_MARGIN))
+    # Real faults are not aligned with evaluations: the fault goes on at a moment of the
+    # interval that follows the guardrail's first pass (while the gate holds for its second),
+    # spread evenly over the runs; right after an evaluation every run would have one phase.
+    usable = max(0.0, setting.seconds - PHASE_MARGIN)
+    offset = usable * (len(setting.runs) + 0.5) / ctx.settings.runs
     time.sleep(offset)
     weight = int(status_of(kube, ctx.namespace, name).get("weight") or 0)
     simulator.set_faults(errorRatio=ctx.settings.error_ratio)
@@ -489,8 +488,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"[10s] would need\n    {fill * 10 / window:.2f} s, [1m] {fill * 60 / window:.1f} s "
         f"(and a fault closer to the max needs a larger share of the window).\n"
         f"  visible -> rollback: the operator sees the breach at its next evaluation, up to "
-        f"one interval later (the fault goes on at a random\n    moment of the interval, seed "
-        f"{s['seed']}), plus its queries and the route patch. When the breach becomes "
+        f"one interval later (the runs' faults go on at moments\n    spread evenly over the "
+        f"interval), plus its queries and the route patch. When the breach becomes "
         f"visible just after an\n    evaluation, that evaluation still passes (and may "
         f"advance the canary); the next one rolls back.\n"
         f"  fault -> rollback: the two added, so at most about the window's share + "
@@ -515,7 +514,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max", type=float, default=0.05, help="the guardrail's max (0.05)")
     parser.add_argument("--sequential", action="store_true", help="one interval at a time")
-    parser.add_argument("--seed", type=int, default=1, help="of the faults' random phase (1)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
@@ -549,7 +547,6 @@ def set_stage(
             text,
             parse_duration(text).seconds,
             f"latency-{index}",
-            random=Random(f"{settings.seed}/{text}"),
         )
         for index, text in enumerate(settings.intervals)
     ]
@@ -622,7 +619,6 @@ def build_report(
             "sequential": sequential,
             "scrapeSeconds": SCRAPE_SECONDS,
             "firstStep": FIRST_STEP,
-            "seed": settings.seed,
         },
         "results": [summarise(row) for row in rows],
     }
@@ -636,7 +632,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         window=args.window,
         error_ratio=args.error_ratio,
         maximum=args.max,
-        seed=args.seed,
     )
     command = "python -m bench.rollback_latency " + " ".join(sys.argv[1:] if argv is None else argv)
     lock = threading.Lock()
