@@ -505,22 +505,34 @@ class Rollouts:
     async def _announce_hold(
         self, body: Mapping[str, Any], before: Mapping[str, Any], decision: Decision
     ) -> None:
-        """An Event when holding starts or changes character, not on every tick."""
+        """An Event when holding starts or changes character, not on every tick: a refused
+        query or an unreachable Prometheus that appears, a freeze that starts or ends, or a
+        hold whose deciding reason changed."""
         codes_before = list(before.get("reasonCodes") or [])
         lead_before = codes_before[0] if codes_before else None
         lead = str(decision.reasons[0].code) if decision.reasons else None
         mode_before = before.get("mode")
         message = decision.reasons[0].message if decision.reasons else "hold"
-        if decision.mode is Mode.FREEZE and mode_before != str(Mode.FREEZE):
+        appeared = {
+            r.code: r.message for r in reversed(decision.reasons) if r.code not in codes_before
+        }
+        if ReasonCode.QUERY_ERROR in appeared:
+            await self._event(
+                body, EventReason.QUERY_ERROR, appeared[ReasonCode.QUERY_ERROR], warning=True
+            )
+        elif ReasonCode.PROMETHEUS_UNAVAILABLE in appeared:
+            await self._event(
+                body,
+                EventReason.PROMETHEUS_UNAVAILABLE,
+                f"holding: {appeared[ReasonCode.PROMETHEUS_UNAVAILABLE]}",
+                warning=True,
+            )
+        elif decision.mode is Mode.FREEZE and mode_before != str(Mode.FREEZE):
             await self._event(body, EventReason.FROZEN, message, warning=True)
         elif mode_before == str(Mode.FREEZE) and decision.mode is not Mode.FREEZE:
             await self._event(body, EventReason.UNFROZEN, f"health {decision.health}: {message}")
         elif lead != lead_before or before.get("action") != str(Action.HOLD):
-            reason = {
-                str(ReasonCode.QUERY_ERROR): EventReason.QUERY_ERROR,
-                str(ReasonCode.PROMETHEUS_UNAVAILABLE): EventReason.PROMETHEUS_UNAVAILABLE,
-            }.get(lead or "", EventReason.HOLD_STARTED)
-            await self._event(body, reason, message, warning=reason != EventReason.HOLD_STARTED)
+            await self._event(body, EventReason.HOLD_STARTED, message)
 
     async def _keep_terminal(self, record: GateRecord) -> Next:
         """A rolled-back gate keeps 100 % on stable until a new revision (checked now and then);

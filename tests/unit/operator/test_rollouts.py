@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from canarygate.core import Missing, MissingKind
 from canarygate.operator.records import FINALIZER
 
 from .fake_cluster import Crash, FakeCluster, Killed
@@ -229,3 +230,22 @@ async def test_a_traffic_block_that_cannot_work_makes_the_gate_invalid_up_front(
     assert phase(status) == "Invalid"
     assert "canaryBackend" in status["message"]
     assert "replace_object" not in fake.writes
+
+
+async def test_an_unreachable_prometheus_is_announced_once_and_holds() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+
+    def unreachable(record: Any) -> Any:
+        gone = Missing(MissingKind.UNREACHABLE, "cannot reach http://prometheus:9090")
+        return dict.fromkeys(observations(record, canary_error_ratio=0.001), gone)
+
+    for _ in range(3):
+        await harness.process(unreachable)
+    assert fake.reasons().count("PrometheusUnavailable") == 1
+    status = fake.status(NS, "checkout")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["MetricsAvailable"]["reason"] == "PrometheusUnavailable"
+    assert status["weight"] == 10
+    assert route_weights(fake) == (90, 10)
