@@ -335,7 +335,7 @@ def summary(outcome: Outcome) -> bool:
             f"    fault on -> breach visible in Prometheus  {seconds(timing.fault_to_visible)}"
             f"   the error ratio over [{window}] reaches {float(guardrail['max']):.0%} once "
             f"{share:.0%} of the window is failing traffic ({filled:.0f} s), plus up to "
-            "1 s to the next scrape\n"
+            "2 s as scrapes land (every 1 s)\n"
             f"    breach visible -> route 100 % stable      {seconds(timing.visible_to_rollback)}"
             f"   up to one evaluation interval ({interval}) + query and patch time\n"
             f"    fault on -> route 100 % stable            {seconds(timing.fault_to_rollback)}"

@@ -83,7 +83,7 @@ class DemoStage:
             self.kube.close()
         if self.cluster is not None:
             _step(say, "stop the local control plane", self.cluster.stop_if_started_here, say)
-        if keep_logs:
+        if keep_logs and any(self.log_dir.iterdir()):
             say(f"logs kept in {self.log_dir}")
         else:
             shutil.rmtree(self.log_dir, ignore_errors=True)
