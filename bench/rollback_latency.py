@@ -538,9 +538,8 @@ def set_stage(
     ensure_binaries(say)
     stage.cluster = cluster = start_cluster(say)
     stage.kube = kube = Kube(cluster.kubeconfig)
-    namespace = f"canarygate-bench-{secrets.token_hex(2)}"
+    stage.namespace = namespace = f"canarygate-bench-{secrets.token_hex(2)}"
     kube.create_namespace(namespace)
-    stage.namespace = namespace
     stage.prometheus = prometheus = start_targeted_prometheus()
     rows = [
         Setting(

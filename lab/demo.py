@@ -24,8 +24,9 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -39,7 +40,13 @@ from lab.demo_latency import RollbackProbe, RollbackTiming
 from lab.demo_stage import DemoStage, LiveStage, keep, read_kept_state, stop_kept
 from lab.demo_watch import HEADER, TransitionWatcher
 from lab.prometheus import PrometheusUnavailable
-from lab.stage import StageError, start_operator, start_simulator, start_targeted_prometheus
+from lab.stage import (
+    StageError,
+    TargetedPrometheus,
+    start_operator,
+    start_simulator,
+    start_targeted_prometheus,
+)
 
 DEMO_DIR = REPO / "examples" / "demo"
 ROUTES = DEMO_DIR / "routes.yaml"
@@ -68,7 +75,7 @@ class DemoGate:
     expected: str
     faulty: bool
 
-    @property
+    @cached_property
     def body(self) -> dict[str, Any]:
         loaded: dict[str, Any] = yaml.safe_load(self.manifest.read_text())
         return loaded
@@ -118,9 +125,8 @@ def set_stage(stage: DemoStage) -> LiveStage:
     ensure_binaries(say)
     stage.cluster = cluster = start_cluster(say)
     stage.kube = kube = Kube(cluster.kubeconfig)
-    namespace = f"canarygate-demo-{secrets.token_hex(2)}"
+    stage.namespace = namespace = f"canarygate-demo-{secrets.token_hex(2)}"
     kube.create_namespace(namespace)
-    stage.namespace = namespace
     cluster.kubectl("apply", f"--namespace={namespace}", f"--filename={ROUTES}")
     say(f"namespace {namespace}: HTTPRoutes checkout and payments at 100 % stable "
         f"(kubectl apply -f {ROUTES.relative_to(REPO)})")  # fmt: skip
@@ -142,8 +148,7 @@ def set_stage(stage: DemoStage) -> LiveStage:
     for gate in GATES:
         # Two scrapes, so that rate() has an answer when the gate first asks.
         prometheus.wait_scraped(f'{{app="{gate.name}"}}')
-        rate = f'sum(rate(http_requests_total{{app="{gate.name}"}}[1m]))'
-        wait_until(f"a request rate for {gate.name}", lambda q=rate: (prometheus.query(q) or 0) > 0)
+        wait_until(f"a request rate for {gate.name}", partial(has_traffic, prometheus, gate.name))
     say(f"Prometheus {prometheus.url} scrapes every 1 s a traffic simulator per route, "
         f"50 requests/s per journey: "
         + ", ".join(f"{n} {s.url}" for n, s in stage.simulators.items()))  # fmt: skip
@@ -162,6 +167,10 @@ def set_stage(stage: DemoStage) -> LiveStage:
     )
 
 
+def has_traffic(prometheus: TargetedPrometheus, app: str) -> bool:
+    return (prometheus.query(f'sum(rate(http_requests_total{{app="{app}"}}[1m]))') or 0) > 0
+
+
 def describe(gate: DemoGate) -> str:
     canary = gate.canary
     steps = " -> ".join(f"{s}%" for s in canary["steps"])
@@ -175,7 +184,7 @@ def describe(gate: DemoGate) -> str:
     )
 
 
-def wait_until(what: str, probe: Any, timeout: float = 30.0) -> None:
+def wait_until(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -323,7 +332,11 @@ def summary(outcome: Outcome) -> bool:
             print(f"  {'':<9} expected {gate.expected}, got {phase}")
     timing = outcome.timing
     faulty = next(g for g in GATES if g.faulty)
-    if timing is not None:
+    if timing is None:
+        good = False
+        print(f"  {faulty.name}: ended before its canary was at a step with a passing guardrail; "
+              "the fault never went on")  # fmt: skip
+    else:
         guardrail = faulty.guardrail(GUARDRAIL)
         share = float(guardrail["max"]) / FAULT_RATIO
         interval = faulty.canary["interval"]
