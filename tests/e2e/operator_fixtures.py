@@ -197,6 +197,7 @@ class Stage:
         self.log_dir = log_dir
         self.namespaces: list[str] = []
         self._free: list[str] = []
+        self._reserved: dict[str, str] = {}
         self.operator: Operator | None = None
 
     def add_namespaces(self, count: int) -> None:
@@ -206,7 +207,16 @@ class Stage:
             self.namespaces.append(name)
             self._free.append(name)
 
-    def take_namespace(self) -> str:
+    def reserve(self, test: str) -> str:
+        """Set a namespace aside for the test named `test` (so a module fixture can prepare
+        slow objects there early); `take_namespace(test)` hands it over."""
+        if test not in self._reserved:
+            self._reserved[test] = self.take_namespace()
+        return self._reserved[test]
+
+    def take_namespace(self, test: str | None = None) -> str:
+        if test is not None and test in self._reserved:
+            return self._reserved.pop(test)
         if not self._free:  # more tests than planned (e.g. reruns): widen the operator's scope
             self.add_namespaces(1)
             if self.operator is not None and self.operator.alive():
@@ -537,7 +547,7 @@ def stage(
 
 @pytest.fixture
 def scenario(request: pytest.FixtureRequest, stage: Stage) -> Iterator[Scenario]:
-    namespace = stage.take_namespace()
+    namespace = stage.take_namespace(request.node.name)
     label = f"{request.node.name[:40]}-{uuid.uuid4().hex[:6]}"
     current = Scenario(stage, namespace, re.sub(r"[^a-zA-Z0-9_-]", "-", label))
     sources = request.node.stash.setdefault(LOG_SOURCES, [])

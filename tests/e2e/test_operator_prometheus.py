@@ -17,7 +17,6 @@ import pytest
 from lab import scenarios as sc
 from lab.prometheus import free_port
 from lab.stage import TargetedPrometheus, start_targeted_prometheus
-from tests.e2e.helpers import wait_until
 from tests.e2e.operator_fixtures import (
     LOG_SOURCES,
     Scenario,
@@ -94,12 +93,8 @@ def test_prometheus_killed_mid_rollout_holds_the_gate_until_it_is_back(
     assert status["health"] == "unknown"
     assert status["phase"] == "Progressing"
     assert "PrometheusUnavailable" in status["reasonCodes"]
-    # The hold is announced (as HoldStarted today: see the xfail test below).
-    wait_until(
-        "an Event announcing the hold",
-        lambda: {"HoldStarted", "PrometheusUnavailable"} & set(scenario.event_reasons("web")),
-        timeout=30,
-    )
+    event = scenario.wait_event("web", "PrometheusUnavailable")
+    assert event["type"] == "Warning"
 
     # More evaluations against the dead Prometheus: held at 20 %, never rolled back.
     seen = decisions(scenario, mode="hold")
@@ -125,13 +120,6 @@ def test_prometheus_killed_mid_rollout_holds_the_gate_until_it_is_back(
     assert "rollback" not in [a for a, _, _ in steps]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: no PrometheusUnavailable Event is ever posted; rollouts.py "
-    "_announce_hold picks the Event by the lead reason code, and core/deciding.py decide() "
-    "puts PrometheusUnavailable after the outcome's own reasons (unknown-health hold, "
-    "inconclusive guardrail), so the hold is announced as a Normal HoldStarted",
-)
 def test_an_unreachable_prometheus_is_announced_by_a_warning_event(scenario: Scenario) -> None:
     scenario.create(sc.http_route(ROUTE, scenario.namespace, stable=STABLE, canary=CANARY))
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
