@@ -44,12 +44,9 @@ from canarygate.operator import conditions
 from canarygate.operator.actuating import ObjectStore, last_change, read, restore, set_weight
 from canarygate.operator.records import FINALIZER, GateRecord, Intent, intent_from_status
 from canarygate.operator.vocabulary import ConditionReason, ConditionType, EventReason
-from canarygate.traffic import TrafficBackend, WeightCheck, backend_for
+from canarygate.traffic import CheckOutcome, TrafficBackend, WeightCheck, backend_for
 
 log = logging.getLogger("canarygate.operator")
-
-# A live weight within this distance of the expected one is the same weight (replica ratios).
-WEIGHT_TOLERANCE = 0.5
 
 
 class GateStore(ObjectStore, Protocol):
@@ -323,17 +320,20 @@ class Rollouts:
             body = await self._fresh(record)
         try:
             objects = await read(self.store, backend)
-            live = backend.read_weight(objects)
+            # The backend judges where the objects are: set to the new weight already (made,
+            # or being made: replica ratios cannot tell while pods start), still at the old one,
+            # or elsewhere (someone else moved them).
+            at_target = backend.check_weight(objects, intent.weight_to)
+            at_origin = backend.check_weight(objects, intent.weight_from)
         except (ActuatorError, KubeError, SpecError) as error:
             return await self._traffic_failed(record, body, error, now)
+        moved_already = at_target.outcome is not CheckOutcome.MISMATCH
         stale = now - intent.decided_at > self._intent_ttl(record)
-        if intent.revision != record.revision or (
-            stale and abs(live - intent.weight_to) > WEIGHT_TOLERANCE
-        ):
-            return await self._abandon(record, body, intent, live, now)
-        if abs(live - intent.weight_to) > WEIGHT_TOLERANCE:
-            if abs(live - intent.weight_from) > WEIGHT_TOLERANCE:
-                return await self._abandon(record, body, intent, live, now, mismatch=True)
+        if intent.revision != record.revision or (stale and not moved_already):
+            return await self._abandon(record, body, intent, at_target, now)
+        if not moved_already:
+            if at_origin.outcome is CheckOutcome.MISMATCH:
+                return await self._abandon(record, body, intent, at_target, now, mismatch=True)
             try:
                 moved = await set_weight(
                     self.store,
@@ -346,7 +346,7 @@ class Rollouts:
                 return await self._traffic_failed(record, body, error, now)
             check = moved.check
         else:
-            check = backend.check_weight(objects, intent.weight_to)
+            check = at_target
         promoted = intent.action == str(Action.PROMOTE)
 
         def build(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,7 +391,7 @@ class Rollouts:
         record: GateRecord,
         body: Mapping[str, Any],
         intent: Intent,
-        live: float,
+        found: WeightCheck,
         now: datetime,
         *,
         mismatch: bool = False,
@@ -400,8 +400,8 @@ class Rollouts:
         moved by someone else meanwhile. It is dropped and the gate decides again."""
         if mismatch:
             why = (
-                f"the canary carries {live:g}%, neither {intent.weight_from}% nor "
-                f"{intent.weight_to}%: routing was changed outside canarygate; holding"
+                f"{found.reason}: neither {intent.weight_from}% nor {intent.weight_to}%; routing "
+                "was changed outside canarygate; holding"
             )
         else:
             why = f"decided at {rfc3339(intent.decided_at)}, not applied in time; deciding again"
@@ -567,17 +567,19 @@ class Rollouts:
         backend = self._backend(record)
         try:
             objects = await read(self.store, backend)
-            live = backend.read_weight(objects)
+            check = backend.check_weight(objects, record.state.weight)
         except (ActuatorError, KubeError, SpecError) as error:
             body = await self._fresh(record)
             return await self._traffic_failed(record, body, error, self.clock())
-        if abs(live - record.state.weight) <= WEIGHT_TOLERANCE:
+        # The backend judges: replica ratios, say, cannot tell while pods start, which is
+        # no one else's change. Only a mismatch it is sure of counts.
+        if check.outcome is not CheckOutcome.MISMATCH:
             if standing:
-                await self._mismatch_resolved(record, backend.check_weight(objects, round(live)))
+                await self._mismatch_resolved(record, check)
             return None
         stamp = last_change(objects)
         if (
-            live <= WEIGHT_TOLERANCE
+            backend.check_weight(objects, 0).outcome is not CheckOutcome.MISMATCH
             and stamp is not None
             and stamp.get("action") == str(Action.ROLLBACK)
             and stamp.get("gate") == record.uid
@@ -589,8 +591,8 @@ class Rollouts:
         if standing:
             return AT_INTERVAL
         why = (
-            f"the canary carries {live:g}% but canarygate set {record.state.weight}%: routing "
-            "was changed outside canarygate (see the GitOps settings in the README); holding"
+            f"{check.reason}, but canarygate set {record.state.weight}%: routing was changed "
+            "outside canarygate (see the GitOps settings in the README); holding"
         )
         now = self.clock()
 
