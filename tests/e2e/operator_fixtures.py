@@ -32,7 +32,6 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError, codecs
-from lightkube.core.resource import Resource
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
@@ -64,7 +63,7 @@ VirtualService = create_namespaced_resource(
 # Titles and log readers of what a failing test should show; see conftest.py.
 LOG_SOURCES = pytest.StashKey[list[tuple[str, Callable[[], str]]]]()
 
-KINDS: dict[str, type[Resource]] = {
+KINDS: dict[str, Any] = {
     "CanaryGate": CanaryGate,
     "HTTPRoute": HTTPRoute,
     "VirtualService": VirtualService,
@@ -109,11 +108,36 @@ class Seen:
 
 
 @dataclass
-class _Trigger:
+class Trigger:
+    """One action to run on the first version of an object that meets a condition."""
+
     what: str
     when: Callable[[dict[str, Any]], bool]
     then: Callable[[dict[str, Any]], None]
     fired: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """True once the action ran (re-raising what it raised); False after `timeout`."""
+        if not self.fired.wait(timeout):
+            return False
+        if self.error is not None:
+            raise AssertionError(f"the action on {self.what} failed: {self.error!r}")
+        return True
+
+    def matches(self, body: dict[str, Any]) -> bool:
+        try:
+            return not self.fired.is_set() and bool(self.when(body))
+        except (KeyError, TypeError, ValueError):  # a version without the fields asked for
+            return False
+
+    def run(self, body: dict[str, Any]) -> None:
+        try:
+            self.then(body)
+        except Exception as error:  # reported by wait(), in the test's thread
+            self.error = error
+        finally:
+            self.fired.set()
 
 
 class ApiWatch:
@@ -123,7 +147,7 @@ class ApiWatch:
         self.kind = kind
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._triggers: list[_Trigger] = []
+        self._triggers: list[Trigger] = []
         self._process = subprocess.Popen(
             [
                 cluster.kubectl_path, f"--kubeconfig={cluster.kubeconfig}", "get",
@@ -152,20 +176,19 @@ class ApiWatch:
             seen = Seen(time.monotonic(), str(event.get("type")), event.get("object") or {})
             with self._lock:
                 self.seen.append(seen)
-                due = [t for t in self._triggers if not t.fired.is_set() and t.when(seen.body)]
+                due = [t for t in self._triggers if t.matches(seen.body)]
             for trigger in due:
-                trigger.then(seen.body)
-                trigger.fired.set()
+                trigger.run(seen.body)
 
     def when(
         self,
         what: str,
         condition: Callable[[dict[str, Any]], bool],
         then: Callable[[dict[str, Any]], None],
-    ) -> _Trigger:
+    ) -> Trigger:
         """Run `then(body)` once, in the reader thread, on the first version that meets
         `condition` (from now on)."""
-        trigger = _Trigger(what, condition, then)
+        trigger = Trigger(what, condition, then)
         with self._lock:
             self._triggers.append(trigger)
         return trigger
@@ -535,7 +558,7 @@ def stage(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stage]:
     """The module's operator, watching one namespace per test of the module."""
-    tests = [item for item in request.session.items if item.module is request.module]
+    tests = [i for i in request.session.items if getattr(i, "module", None) is request.module]
     stage = Stage(cluster, stage_prometheus, tmp_path_factory.mktemp("stage"))
     try:
         stage.add_namespaces(max(1, len(tests)))

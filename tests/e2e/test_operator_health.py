@@ -73,7 +73,7 @@ def test_a_fleet_wide_incident_freezes_without_rollback_and_the_gate_resumes(
     )
     guardrail = sc.error_guardrail(scenario.label, window="5s", max_increase=0.03)
     create_gate(scenario, steps=[20, 40, 60, 80], interval="5s", guardrails=[guardrail])
-    assert incident.fired.wait(60), "the canary never took its first step"
+    assert incident.wait(60), "the canary never took its first step"
 
     frozen = scenario.wait_gate(
         "web", "the gate to freeze", lambda s: s.get("mode") == "freeze", timeout=60

@@ -80,7 +80,7 @@ def test_prometheus_killed_mid_rollout_holds_the_gate_until_it_is_back(
             prometheus=own_prometheus.url,
         )
     )
-    assert crash.fired.wait(60), "the canary never took its first step"
+    assert crash.wait(60), "the canary never took its first step"
 
     status = scenario.wait_gate(
         "web",

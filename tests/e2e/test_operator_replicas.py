@@ -30,7 +30,11 @@ NOT_READY = "test_canary_pods_not_ready_yet_are_not_reported_as_an_outside_chang
 @pytest.fixture(scope="module", autouse=True)
 def stable_deployments(request: pytest.FixtureRequest, stage: Stage) -> None:
     """The stable Deployments of this module's selected tests, created before the first runs."""
-    selected = {item.name for item in request.session.items if item.module is request.module}
+    selected = {
+        item.name
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+    }
     for test in sorted(selected & {PROMOTES, NOT_READY}):
         namespace = stage.reserve(test)
         body = sc.deployment(STABLE, namespace, app="web", version="stable", replicas=TOTAL)

@@ -113,9 +113,9 @@ def test_sigkill_at_each_point_of_a_rollout_resumes_exactly(scenario: Scenario) 
     triggers = [(what, watch.when(what, condition, kill)) for what, watch, condition in moments]
     create_gate(scenario, steps=[20, 40, 60])
 
-    landed = []
+    landed: list[str] = []
     for what, trigger in triggers:
-        assert trigger.fired.wait(60), f"never reached the moment {what}; so far: {landed}"
+        assert trigger.wait(60), f"never reached the moment {what}; so far: {landed}"
         assert stage.operator is not None
         assert stage.operator.process.returncode == -9
         landed.append(f"{what}: {where(scenario)}")
@@ -157,7 +157,7 @@ def test_sigkill_right_after_a_rollback_moved_the_route_records_it_after_restart
 
     trigger = route.when("the rollback's route write", rolled_back, lambda _: stage.kill_operator())
     create_gate(scenario, steps=[20, 60])
-    assert trigger.fired.wait(90), "the canary was never rolled back"
+    assert trigger.wait(90), "the canary was never rolled back"
     landed = where(scenario)
     print("ROLLBACK KILL", landed)
     stage.start_operator()
@@ -194,7 +194,7 @@ def test_sigterm_in_the_middle_of_a_step_resumes_exactly(scenario: Scenario) -> 
         lambda _: codes.append(stage.stop_operator()),
     )
     create_gate(scenario, steps=[20, 40, 60])
-    assert trigger.fired.wait(60), "the rollout never reached 20 -> 40"
+    assert trigger.wait(60), "the rollout never reached 20 -> 40"
     assert codes == [0], "SIGTERM is a clean exit"
     assert "canarygate operator stopped" in stage.operator_log(5)
     landed = where(scenario)
