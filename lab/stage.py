@@ -3,7 +3,8 @@ on loopback around a real control plane.
 
 - `TargetedPrometheus`: Debian's Prometheus scraping every second whatever targets are
   registered at run time (file-based service discovery), each with its own labels, so many
-  simulators can share one Prometheus and each gate selects its own with a label.
+  simulators can share one Prometheus and each gate selects its own with a label; `kill()`
+  and `restart()` (same port, configuration and data) stage a Prometheus outage.
 - `start_simulator`: the traffic simulator following one traffic object.
 - `start_operator`: `python -m canarygate run` as its own process, with helpers to wait for
   readiness, stop it with SIGTERM or kill it with SIGKILL.
