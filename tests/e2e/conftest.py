@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +29,7 @@ from lab.prometheus import RunningPrometheus, free_port, start_prometheus
 from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
 
 # The operator scenarios' fixtures (tests/e2e/test_operator_*.py).
-from tests.e2e.operator_fixtures import (  # noqa: F401
+from tests.e2e.operator_fixtures import (  # noqa: F401 (fixtures, found by name)
     LOG_SOURCES,
     canarygate_crd,
     scenario,
@@ -43,13 +43,15 @@ UP_TIMEOUT = 900  # generous: a first `up` on a loaded 2-core machine
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failing test's report gets the log tails its fixtures registered (LOG_SOURCES)."""
-    report: pytest.TestReport = yield  # type: ignore[misc]
+    report = yield
     if report.failed:
         for title, read in item.stash.get(LOG_SOURCES, []):
             report.sections.append((f"{title} log (tail)", read()))
-    return report  # type: ignore[return-value]
+    return report
 
 
 def _kubectl_for(kubeconfig: Path) -> str:
