@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from canarygate.api.status import (
+    REASONS_LIMIT,
     ConditionUpdate,
     appended,
     counters,
@@ -47,6 +48,10 @@ from canarygate.operator.vocabulary import ConditionReason, ConditionType, Event
 from canarygate.traffic import CheckOutcome, TrafficBackend, WeightCheck, backend_for
 
 log = logging.getLogger("canarygate.operator")
+
+
+# The reason code of a step that waits for the routing to carry the current weight.
+WAITING_FOR_TRAFFIC = "WaitingForTraffic"
 
 
 class GateStore(ObjectStore, Protocol):
@@ -284,7 +289,16 @@ class Rollouts:
         return Next(after=0.0)
 
     async def _step(self, record: GateRecord, decision: Decision) -> Next:
-        """Advance or promote: the intent first, then the traffic, then the result."""
+        """Advance or promote: the intent first, then the traffic, then the result. Not before
+        the routing is known to carry the current weight."""
+        backend = self._backend(record)
+        try:
+            current = backend.check_weight(await read(self.store, backend), record.state.weight)
+        except (ActuatorError, KubeError, SpecError) as error:
+            body = await self._fresh(record)
+            return await self._traffic_failed(record, body, error, self.clock())
+        if current.outcome is CheckOutcome.CANNOT_TELL:
+            return await self._hold(record, decision, waiting=current)
         now = self.clock()
         intent = Intent(
             action=str(decision.action),
@@ -470,7 +484,13 @@ class Rollouts:
         )
         return AT_INTERVAL
 
-    async def _hold(self, record: GateRecord, decision: Decision) -> Next:
+    async def _hold(
+        self, record: GateRecord, decision: Decision, *, waiting: WeightCheck | None = None
+    ) -> Next:
+        """Hold: write the status only when something significant changed (or the heartbeat
+        is due). With `waiting`, the decision would move traffic but the routing does not
+        carry the current weight yet, so the step waits (as Argo Rollouts waits for
+        VerifyWeight): a canary whose pods never become ready is never promoted."""
         now = self.clock()
         updates = conditions.from_decision(decision)
         fields = {
@@ -479,6 +499,20 @@ class Rollouts:
             "weight": record.state.weight,
             "revision": record.revision,
         }
+        if waiting is not None:
+            why = (
+                f"hold: waiting for the routing to carry {record.state.weight}% before the "
+                f"next step ({waiting.reason})"
+            )
+            updates.append(conditions.from_check(waiting))
+            fields.update(
+                action=str(Action.HOLD),
+                message=why,
+                reasons=[why, *fields["reasons"]][:REASONS_LIMIT],
+                reasonCodes=[WAITING_FOR_TRAFFIC, *fields["reasonCodes"]][:REASONS_LIMIT],
+                consecutivePasses=record.state.consecutive_passes,
+                phase=str(record.state.phase),
+            )
         candidate = {
             **fields,
             "intent": None,
@@ -499,7 +533,13 @@ class Rollouts:
         body = await self._fresh(record)
         before = body.get("status") or {}
         written = await self._write(record, build, body=body)
-        await self._announce_hold(written, before, decision)
+        if waiting is None:
+            await self._announce_hold(written, before, decision)
+        elif record.conditions.get(ConditionType.TRAFFIC_READY) != (
+            "Unknown",
+            ConditionReason.CANNOT_TELL,
+        ):
+            await self._event(written, EventReason.WAITING_FOR_TRAFFIC, str(fields["message"]))
         return AT_INTERVAL
 
     async def _announce_hold(

@@ -14,6 +14,7 @@ class EventReason(StrEnum):
     PROMOTED = "Promoted"
     ROLLED_BACK = "RolledBack"
     HOLD_STARTED = "HoldStarted"
+    WAITING_FOR_TRAFFIC = "WaitingForTraffic"
     FROZEN = "Frozen"
     UNFROZEN = "Unfrozen"
     QUERY_ERROR = "QueryError"

@@ -249,3 +249,24 @@ async def test_an_unreachable_prometheus_is_announced_once_and_holds() -> None:
     assert conditions["MetricsAvailable"]["reason"] == "PrometheusUnavailable"
     assert status["weight"] == 10
     assert route_weights(fake) == (90, 10)
+
+
+async def test_a_step_waits_until_the_routing_carries_the_current_weight() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    route = fake.objects[ROUTE]
+    route["metadata"]["generation"] = 3  # the Gateway has not taken the new weights yet
+    accepted = {"type": "Accepted", "status": "True", "observedGeneration": 2}
+    route["status"] = {"parents": [{"parentRef": {"name": "public"}, "conditions": [accepted]}]}
+    for _ in range(3):
+        await harness.process()
+    status = fake.status(NS, "checkout")
+    assert status["weight"] == 10
+    assert status["reasonCodes"][0] == "WaitingForTraffic"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["TrafficReady"]["status"] == "Unknown"
+    assert fake.reasons().count("WaitingForTraffic") == 1
+    accepted["observedGeneration"] = 3
+    fake.objects[ROUTE]["status"]["parents"][0]["conditions"] = [accepted]
+    await harness.run_until(lambda s: s.get("weight") == 50)
