@@ -131,14 +131,6 @@ def test_canary_pods_not_ready_yet_are_not_reported_as_an_outside_change(
     assert conditions["TrafficReady"]["reason"] != "WeightMismatch"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a step whose traffic check is cannot-tell (the canary's pods not "
-    "Ready) does not hold the rollout; a gate without guardrails goes on stepping on health "
-    "alone and promotes a canary that never had a Ready pod, scaling the stable Deployment to "
-    "0 (an outage). rollouts.py moves on after _complete whatever the check says; a step "
-    "should wait for verified, as Argo Rollouts waits on VerifyWeight",
-)
 def test_a_canary_whose_pods_never_become_ready_is_not_promoted(scenario: Scenario) -> None:
     unschedulable_canary(scenario)
     wait_for_stable(scenario)
