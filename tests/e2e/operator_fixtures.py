@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -42,6 +43,7 @@ from lightkube.types import PatchType
 from lab.stage import (
     Operator,
     Simulator,
+    StageError,
     TargetedPrometheus,
     start_operator,
     start_simulator,
@@ -249,12 +251,20 @@ class Stage:
 
     def start_operator(self) -> Operator:
         assert self.operator is None or not self.operator.alive(), "the operator is running"
+        # Known as the stage's operator before it is ready: it acts within milliseconds of
+        # starting, and a trigger may have to kill it while it is still starting up.
         self.operator = start_operator(
             kubeconfig=self.cluster.kubeconfig,
             prometheus=self.prometheus.url,
             log_dir=self.log_dir,
             namespaces=self.namespaces,
+            wait=False,
         )
+        try:
+            self.operator.wait_ready()
+        except StageError:
+            if self.operator.process.returncode != -signal.SIGKILL:
+                raise  # it died on its own; a kill from a trigger is part of the test
         return self.operator
 
     def kill_operator(self) -> None:

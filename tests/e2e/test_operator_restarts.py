@@ -19,6 +19,7 @@ import pytest
 
 from lab import scenarios as sc
 from lab.stage import Simulator
+from tests.e2e.helpers import wait_until
 from tests.e2e.operator_fixtures import (
     FINALIZER,
     ApiWatch,
@@ -60,6 +61,20 @@ def create_gate(scenario: Scenario, **settings: Any) -> None:
             **settings,
         )
     )
+
+
+def create_watched_gate(
+    scenario: Scenario, gate: ApiWatch, route: ApiWatch, **settings: Any
+) -> None:
+    """Create the gate while no operator runs, and start one only once both watches stream:
+    the operator acts within milliseconds, and a version the watches miss is a moment lost."""
+    scenario.stage.stop_operator()
+    create_gate(scenario, **settings)
+    wait_until(
+        "the watches to stream the gate and the route",
+        lambda: gate.bodies() and route.bodies(),
+    )
+    scenario.stage.start_operator()
 
 
 def status_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +126,14 @@ def test_sigkill_at_each_point_of_a_rollout_resumes_exactly(scenario: Scenario) 
         ("after the intent to promote", gate, lambda b: intent_to(b) == 100),
     ]
     triggers = [(what, watch.when(what, condition, kill)) for what, watch, condition in moments]
+    # The first moment comes milliseconds after the gate exists: create it while no operator
+    # runs and start one only once both watches stream, or the moment may pass unseen.
+    stage.stop_operator()
     create_gate(scenario, steps=[20, 40, 60])
+    wait_until(
+        "the watches to stream the gate and the route", lambda: gate.bodies() and route.bodies()
+    )
+    stage.start_operator()
 
     landed: list[str] = []
     for what, trigger in triggers:
@@ -148,7 +170,7 @@ def test_sigkill_right_after_a_rollback_moved_the_route_records_it_after_restart
     scenario: Scenario,
 ) -> None:
     stage = scenario.stage
-    simulator, _, route = prepare(scenario)
+    simulator, gate, route = prepare(scenario)
     simulator.set_faults(errorRatio=0.05)
 
     def rolled_back(body: dict[str, Any]) -> bool:
@@ -156,7 +178,7 @@ def test_sigkill_right_after_a_rollback_moved_the_route_records_it_after_restart
         return stamp is not None and json.loads(stamp).get("action") == "rollback"
 
     trigger = route.when("the rollback's route write", rolled_back, lambda _: stage.kill_operator())
-    create_gate(scenario, steps=[20, 60])
+    create_watched_gate(scenario, gate, route, steps=[20, 60])
     assert trigger.wait(90), "the canary was never rolled back"
     landed = where(scenario)
     print("ROLLBACK KILL", landed)
@@ -193,7 +215,7 @@ def test_sigterm_in_the_middle_of_a_step_resumes_exactly(scenario: Scenario) -> 
         lambda b: intent_to(b) == 40,
         lambda _: codes.append(stage.stop_operator()),
     )
-    create_gate(scenario, steps=[20, 40, 60])
+    create_watched_gate(scenario, gate, route, steps=[20, 40, 60])
     assert trigger.wait(60), "the rollout never reached 20 -> 40"
     assert codes == [0], "SIGTERM is a clean exit"
     assert "canarygate operator stopped" in stage.operator_log(5)
