@@ -1,0 +1,137 @@
+"""The ends of a gate's life and of each rollout: an invalid spec, the finalizer, a rollout's
+start (original routing saved, canary at 0 %, recorded), and the restore on delete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from canarygate.api.status import (
+    appended,
+    rfc3339,
+)
+from canarygate.core.errors import ActuatorError, SpecError
+from canarygate.core.vocabulary import Action, Phase
+from canarygate.kube import KubeError
+from canarygate.operator import conditions
+from canarygate.operator.actuating import read, restore, set_weight
+from canarygate.operator.context import AT_INTERVAL, GateContext, Next
+from canarygate.operator.records import FINALIZER, GateRecord
+from canarygate.operator.vocabulary import EventReason
+
+log = logging.getLogger("canarygate.operator")
+
+
+async def mark_invalid(ctx: GateContext, record: GateRecord) -> Next:
+    if record.state.phase is Phase.INVALID and record.observed_generation == record.generation:
+        return AT_INTERVAL
+    now = ctx.clock()
+    problem = record.problem or "invalid spec"
+
+    def build(status: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **ctx.common(record, status, [conditions.spec_invalid(problem)], now),
+            "phase": str(Phase.INVALID),
+            "message": f"invalid spec: {problem}",
+        }
+
+    body = await ctx.write(record, build)
+    await ctx.event(body, EventReason.INVALID_SPEC, problem, warning=True)
+    return AT_INTERVAL
+
+
+async def add_finalizer(ctx: GateContext, record: GateRecord) -> None:
+    body = await ctx.store.set_gate_finalizers(
+        record.key.namespace,
+        record.key.name,
+        [*record.finalizers, FINALIZER],
+        resource_version=record.resource_version,
+    )
+    ctx.remember(body)
+
+
+async def start(ctx: GateContext, record: GateRecord) -> Next:
+    """A new rollout: remember the original routing, put the canary at 0 %, record it."""
+    body = await ctx.fresh(record)
+    status = body.get("status") or {}
+    now = ctx.clock()
+    backend = ctx.backend(record)
+    try:
+        objects = await read(ctx.store, backend)
+        original = (status.get("traffic") or {}).get("original") or backend.snapshot(objects)
+        live = backend.read_weight(objects)
+        moved = await set_weight(ctx.store, backend, 0)
+    except (ActuatorError, KubeError, SpecError) as error:
+        return await ctx.traffic_failed(record, body, error, now)
+    revision = record.revision
+
+    def build(current: Mapping[str, Any]) -> dict[str, Any]:
+        entry = {
+            "time": rfc3339(now),
+            "action": str(Action.HOLD),
+            "weightFrom": round(live),
+            "weightTo": 0,
+            "reason": f"rollout of revision {revision or '(none)'} starts at 0%",
+        }
+        return {
+            **ctx.common(
+                record,
+                current,
+                [conditions.spec_valid(), conditions.from_check(moved.check)],
+                now,
+            ),
+            "phase": str(Phase.PENDING),
+            "revision": revision,
+            "weight": 0,
+            "consecutivePasses": 0,
+            "action": str(Action.HOLD),
+            "intent": None,
+            "guardrails": [],
+            "traffic": {
+                "provider": record.provider,
+                "original": original,
+                "check": str(moved.check.outcome),
+                "liveWeight": moved.live_weight,
+            },
+            "message": entry["reason"],
+            "history": appended(current.get("history"), entry),
+        }
+
+    written = await ctx.write(record, build, body=body)
+    await ctx.event(
+        written,
+        EventReason.ROLLOUT_STARTED,
+        f"revision {revision or '(none)'}: canary at 0%, original routing saved",
+    )
+    return Next(after=0.0)
+
+
+async def finalize(ctx: GateContext, record: GateRecord) -> Next:
+    if FINALIZER not in record.finalizers:
+        return Next(forget=True)
+    body = await ctx.fresh(record)
+    original = ((body.get("status") or {}).get("traffic") or {}).get("original")
+    if original and record.provider:
+        try:
+            written = await restore(ctx.store, ctx.backend(record), original)
+        except (ActuatorError, SpecError) as error:
+            log.warning("gate %s: original routing not restored: %s", record.key, error)
+            written = -1
+        if written >= 0:
+            await ctx.event(
+                body,
+                EventReason.TRAFFIC_RESTORED,
+                f"original routing restored ({written} objects)",
+            )
+    metadata = body.get("metadata") or {}
+    remaining = [f for f in metadata.get("finalizers") or [] if f != FINALIZER]
+    ctx.remember(
+        await ctx.store.set_gate_finalizers(
+            record.key.namespace,
+            record.key.name,
+            remaining,
+            resource_version=str(metadata.get("resourceVersion", "")),
+        )
+    )
+    return Next(forget=True)
