@@ -19,9 +19,20 @@ from canarygate.core.errors import (
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.matrix import DEFAULT_MATRIX, MODE_BEHAVIOURS, matrix_as_markdown, mode_for
-from canarygate.core.observations import Missing, MissingKind, Observations, QueryKey, Role, Sample
+from canarygate.core.observations import (
+    Missing,
+    MissingKind,
+    Observation,
+    Observations,
+    QueryKey,
+    Role,
+    Sample,
+    Segment,
+    Segmented,
+)
 from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.risk import RiskAssessment, assess_risk
+from canarygate.core.segments import SegmentAssessment
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
     BurnRateRule,
@@ -30,16 +41,22 @@ from canarygate.core.specs import (
     GuardrailSpec,
     HealthPolicy,
     HealthTier,
+    JourneySegments,
     JourneySpec,
     MatrixPolicy,
     RiskFactors,
     RiskSpec,
+    Segmentation,
     SliQueries,
+    SuccessMetricSpec,
 )
 from canarygate.core.state import GateState
+from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import (
     Action,
+    Direction,
     Health,
+    Lift,
     Mode,
     Phase,
     Risk,
@@ -58,6 +75,7 @@ __all__ = [
     "CanarySpec",
     "CanarygateError",
     "Decision",
+    "Direction",
     "Duration",
     "GateSpec",
     "GateState",
@@ -67,7 +85,9 @@ __all__ = [
     "HealthPolicy",
     "HealthTier",
     "JourneyAssessment",
+    "JourneySegments",
     "JourneySpec",
+    "Lift",
     "MatrixPolicy",
     "MetricsError",
     "MetricsUnavailable",
@@ -75,6 +95,7 @@ __all__ = [
     "MissingKind",
     "Mode",
     "NoDataError",
+    "Observation",
     "Observations",
     "Phase",
     "PlannedQuery",
@@ -89,9 +110,15 @@ __all__ = [
     "RiskSpec",
     "Role",
     "Sample",
+    "Segment",
+    "SegmentAssessment",
+    "Segmentation",
+    "Segmented",
     "Severity",
     "SliQueries",
     "SpecError",
+    "SuccessAssessment",
+    "SuccessMetricSpec",
     "Verdict",
     "assess_risk",
     "decide",

@@ -3,7 +3,8 @@
 Pure: the caller supplies the clock and the measurements and persists the returned state.
 The order of checks is the order of precedence: a finished gate stays finished; a critical
 guardrail at its failure limit rolls back in every mode; any failing or inconclusive
-guardrail holds; then the matrix mode says whether a passing evaluation may move traffic.
+guardrail holds; then the matrix mode says whether a passing evaluation may move traffic;
+last, success metrics say whether the last step promotes (never more than that).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from canarygate.core.queries import journey_windows
 from canarygate.core.risk import assess_risk
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
+from canarygate.core.success import SuccessAssessment, judge_success_metric
 from canarygate.core.vocabulary import (
     TERMINAL_PHASES,
     Action,
@@ -71,14 +73,16 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         )
         for g in spec.canary.guardrails
     )
-    outcome = _choose(spec, state, behaviour, guardrails)
+    success = tuple(judge_success_metric(m, observations) for m in spec.canary.success_metrics)
+    outcome = _choose(spec, state, behaviour, guardrails, success)
     errors = query_problems(observations)
     context = (
         *_unreachable_reason(observations),
-        *_invalid_evidence_reasons(journeys, guardrails),
+        *_invalid_evidence_reasons(journeys, guardrails, success),
         *_health_reasons(health, journeys),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
         Reason(ReasonCode.MODE, f"mode {mode} ({health} x {risk.risk}): {behaviour.summary}"),
+        *_success_reasons(spec, state, success),
     )
     return Decision(
         at=now,
@@ -93,6 +97,7 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         guardrails=guardrails,
         score=composite_score(journeys),
         errors=errors,
+        success_metrics=success,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -120,6 +125,7 @@ def _choose(
     state: GateState,
     behaviour: ModeBehaviour,
     guardrails: Sequence[GuardrailAssessment],
+    success: Sequence[SuccessAssessment],
 ) -> _Outcome:
     weight = state.weight
     if state.phase in TERMINAL_PHASES:
@@ -217,6 +223,14 @@ def _choose(
             weight=weight,
         )
     if target is None:
+        # Safety allowed promotion; the release's value decides whether it happens now.
+        blocking = [m for m in success if not m.allows_promotion]
+        if blocking:
+            return _hold(
+                *(Reason(ReasonCode.SUCCESS_METRIC_HOLD, m.hold_reason()) for m in blocking),
+                passes=passes,
+                weight=weight,
+            )
         return _Outcome(
             Action.PROMOTE,
             FULL_TRAFFIC,
@@ -297,11 +311,14 @@ def _with_errors(outcome: _Outcome, errors: Sequence[QueryProblem]) -> tuple[Rea
 
 
 def _invalid_evidence_reasons(
-    journeys: Sequence[JourneyAssessment], guardrails: Sequence[GuardrailAssessment]
+    journeys: Sequence[JourneyAssessment],
+    guardrails: Sequence[GuardrailAssessment],
+    success: Sequence[SuccessAssessment],
 ) -> tuple[Reason, ...]:
     """Impossible numbers are named once, up front in the evidence, as invalid evidence."""
     found = [f"journey {j.name} {problem}" for j in journeys for problem in j.invalid_evidence]
     found += [f"guardrail {g.name}: {g.finding}" for g in guardrails if g.invalid_evidence]
+    found += [f"success metric {m.name}: {m.finding}" for m in success if m.invalid_evidence]
     return tuple(
         Reason(ReasonCode.INVALID_EVIDENCE, f"invalid evidence, treated as silence: {text}")
         for text in found
@@ -320,11 +337,54 @@ def _health_reasons(health: Health, journeys: Sequence[JourneyAssessment]) -> tu
     reasons = [Reason(ReasonCode.HEALTH, f"customer health {health}")]
     for journey in journeys:
         scope = "" if journey.critical else " (non-critical: counts at most as yellow)"
+        level = f"{journey.overall} overall" if journey.segmented else str(journey.health)
         for finding in journey.findings:
             reasons.append(
-                Reason(
-                    ReasonCode.JOURNEY,
-                    f"journey {journey.name} is {journey.health}{scope}: {finding}",
-                )
+                Reason(ReasonCode.JOURNEY, f"journey {journey.name} is {level}{scope}: {finding}")
             )
+        reasons += _segment_reasons(journey, scope)
     return tuple(reasons)
+
+
+SEGMENTS_NAMED = 3  # per journey, in the reasons; the JSON output lists every judged segment
+
+
+def _segment_reasons(journey: JourneyAssessment, scope: str) -> list[Reason]:
+    """`journey checkout red in region eu-west (burn 21 over 1h), green overall: ...`, for
+    the worst segments that are not green."""
+    shown = [s for s in journey.segments if s.health is not Health.GREEN]
+    reasons = []
+    for segment in shown[:SEGMENTS_NAMED]:
+        objective = (
+            f", objective {segment.objective_percent:g}%"
+            if segment.objective_percent != journey.objective_percent
+            else ""
+        )
+        details = "; ".join(segment.findings)
+        reasons.append(
+            Reason(
+                ReasonCode.SEGMENT,
+                f"journey {journey.name} {segment.health} in {segment.name} "
+                f"({segment.summary}{objective}), {journey.overall} overall{scope}: {details}",
+            )
+        )
+    if len(shown) > SEGMENTS_NAMED:
+        reasons.append(
+            Reason(
+                ReasonCode.SEGMENT,
+                f"journey {journey.name}: {len(shown) - SEGMENTS_NAMED} more segment(s) not green",
+            )
+        )
+    return reasons
+
+
+def _success_reasons(
+    spec: GateSpec, state: GateState, success: Sequence[SuccessAssessment]
+) -> tuple[Reason, ...]:
+    """Each success metric's lift and sample sizes, whatever the action."""
+    before_last = spec.canary.next_step(state.weight) is not None
+    note = "; it decides only whether the last step promotes" if before_last else ""
+    return tuple(
+        Reason(ReasonCode.SUCCESS_METRIC, f"success metric {m.name} {m.verdict}: {m.finding}{note}")
+        for m in success
+    )

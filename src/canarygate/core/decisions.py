@@ -11,6 +11,7 @@ from canarygate.core.health import JourneyAssessment
 from canarygate.core.observations import QueryProblem
 from canarygate.core.risk import RiskAssessment
 from canarygate.core.state import GateState
+from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action, Health, Mode
 
 
@@ -20,6 +21,7 @@ class ReasonCode(StrEnum):
     INVALID_EVIDENCE = "InvalidEvidence"
     HEALTH = "Health"
     JOURNEY = "Journey"
+    SEGMENT = "Segment"
     RISK = "Risk"
     MODE = "Mode"
     GUARDRAIL_FAILED = "GuardrailFailed"
@@ -28,6 +30,8 @@ class ReasonCode(StrEnum):
     PASSES_NEEDED = "ConsecutivePassesNeeded"
     NOT_NEUTRAL = "NotCustomerNeutral"
     COHORT = "Cohort"
+    SUCCESS_METRIC = "SuccessMetric"
+    SUCCESS_METRIC_HOLD = "SuccessMetricHold"
     ADVANCE = "Advance"
     PROMOTE = "Promote"
     ROLLBACK = "Rollback"
@@ -61,3 +65,5 @@ class Decision:
     # Queries Prometheus refused: the Error outcome. It holds like silence, but the gate's
     # spec must be fixed, so it is reported apart from unknown health.
     errors: tuple[QueryProblem, ...] = ()
+    # Success metrics, canary against baseline: they decide only whether the last step promotes.
+    success_metrics: tuple[SuccessAssessment, ...] = ()

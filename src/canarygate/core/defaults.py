@@ -16,6 +16,15 @@ GUARDED_PASSES: Final = 2
 FAILURE_LIMIT: Final = 1
 JOURNEY_WEIGHT: Final = 1.0
 
+# Segments (`segmentBy`): a segment is judged once it carries this share of a journey's events
+# in some window, so three requests of a rare tenant cannot turn a gate red; a query answering
+# more segments than the cap is refused (the Error outcome) rather than read in part.
+MIN_SEGMENT_SHARE: Final = 0.01
+MAX_SEGMENTS: Final = 20
+
+# Success metrics: a canary this much worse than the baseline (relative) still counts as flat.
+SUCCESS_MARGIN: Final = 0.01
+
 # Prometheus connection: per-query deadline and retries after the first attempt.
 QUERY_TIMEOUT: Final = Duration(10_000)
 QUERY_RETRIES: Final = 2

@@ -1,18 +1,29 @@
 """Customer health of each journey and of the whole gate.
 
 A journey is red as soon as the evidence shows it (even if another window is silent);
-otherwise any missing measurement makes it unknown, so silence never looks green.
+otherwise any missing measurement makes it unknown, so silence never looks green. A
+segmented journey is judged over all of its traffic and segment by segment (core.segments),
+and is the worst of those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from canarygate.core.classifying import classify
 from canarygate.core.durations import Duration
-from canarygate.core.observations import Missing, MissingKind, Observations, QueryKey, Role, lookup
+from canarygate.core.observations import (
+    Missing,
+    MissingKind,
+    Observations,
+    QueryKey,
+    Role,
+    lookup_sum,
+)
+from canarygate.core.segments import SegmentAssessment, SegmentsFound, assess_segments
 from canarygate.core.slo import budget_remaining, burn_rate, error_ratio
-from canarygate.core.specs import HealthPolicy, HealthTier, JourneySpec
+from canarygate.core.specs import HealthPolicy, JourneySpec
 from canarygate.core.vocabulary import HEALTH_ORDER, Health
 
 
@@ -25,40 +36,25 @@ class JourneyAssessment:
     weight: float
     burn_rates: tuple[tuple[Duration, float | None], ...]
     budget_remaining: float | None
+    # Over all of the journey's traffic (for a segmented journey: what "overall" means).
     findings: tuple[str, ...]
     # False when some window had no usable data, even if red was established without it.
     complete: bool = True
     # Impossible numbers seen (good > total, negative counts), by window: treated as silence.
     invalid_evidence: tuple[str, ...] = ()
+    # A segmented journey: its labels, its health over all traffic, its judged segments (worst
+    # first) and how many segments were too small to judge. `health` is the worst of them.
+    segment_labels: tuple[str, ...] = ()
+    overall: Health | None = None
+    segments: tuple[SegmentAssessment, ...] = ()
+    segments_ignored: int = 0
 
     def burn_rate_map(self) -> dict[str, float | None]:
         return {window.text: rate for window, rate in self.burn_rates}
 
-
-def _tier_findings(
-    tier: HealthTier, burns: dict[Duration, float | None], remaining: float | None
-) -> list[str]:
-    """Reasons this tier holds, judged on known values only; missing values never match."""
-    found: list[str] = []
-    for rule in tier.burn_rates:
-        long_rate, short_rate = burns.get(rule.long), burns.get(rule.short)
-        if (
-            long_rate is not None
-            and short_rate is not None
-            and long_rate >= rule.threshold
-            and short_rate >= rule.threshold
-        ):
-            found.append(
-                f"burn rate {long_rate:.3g} over {rule.long} and {short_rate:.3g} over "
-                f"{rule.short} (threshold {rule.threshold:g})"
-            )
-    if remaining is not None:
-        at_most, below = tier.budget_remaining_at_most, tier.budget_remaining_below
-        if at_most is not None and remaining <= at_most:
-            found.append(f"budget remaining {remaining:.1%} (at or below {at_most:.0%})")
-        elif below is not None and remaining < below:
-            found.append(f"budget remaining {remaining:.1%} (below {below:.0%})")
-    return found
+    @property
+    def segmented(self) -> bool:
+        return bool(self.segment_labels)
 
 
 def assess_journey(
@@ -73,9 +69,10 @@ def assess_journey(
     remaining: float | None = None
     burn_windows = set(policy.windows())
     for window in windows:
+        # A segmented query is summed over its segments: the journey's value over all traffic.
         ratio = error_ratio(
-            lookup(observations, QueryKey(journey.name, Role.GOOD, window)),
-            lookup(observations, QueryKey(journey.name, Role.TOTAL, window)),
+            lookup_sum(observations, QueryKey(journey.name, Role.GOOD, window)),
+            lookup_sum(observations, QueryKey(journey.name, Role.TOTAL, window)),
             journey.error_budget,
         )
         if isinstance(ratio, Missing):
@@ -89,20 +86,8 @@ def assess_journey(
             left = budget_remaining(ratio, journey.error_budget)
             remaining = None if isinstance(left, Missing) else left
 
-    red = _tier_findings(policy.red, burns, remaining)
-    yellow = _tier_findings(policy.yellow, burns, remaining)
-    if red:
-        health, findings = Health.RED, red
-    elif missing:
-        health = Health.UNKNOWN
-        findings = [
-            f"no usable data over {', '.join(spans)} ({why})" for why, spans in missing.items()
-        ]
-    elif yellow:
-        health, findings = Health.YELLOW, yellow
-    else:
-        health, findings = Health.GREEN, []
-    return JourneyAssessment(
+    health, findings = classify(policy, burns, remaining, missing)
+    assessment = JourneyAssessment(
         name=journey.name,
         health=health,
         critical=journey.critical,
@@ -110,9 +95,43 @@ def assess_journey(
         weight=journey.weight,
         burn_rates=tuple(sorted(burns.items())),
         budget_remaining=remaining,
-        findings=tuple(findings),
+        findings=tuple(f.detail for f in findings),
         complete=not missing,
         invalid_evidence=tuple(invalid),
+    )
+    if journey.segments is None:
+        return assessment
+    found = assess_segments(journey, journey.segments, windows, policy, observations)
+    return _with_segments(assessment, journey.segments.by.labels, found)
+
+
+def _with_segments(
+    overall: JourneyAssessment, labels: tuple[str, ...], found: SegmentsFound
+) -> JourneyAssessment:
+    """The journey is the worst of its traffic as a whole and its judged segments, by the
+    rule of a journey: red as soon as one shows red, else unknown if any is silent."""
+    levels = [overall.health, *(s.health for s in found.judged)]
+    complete = overall.complete and all(s.complete for s in found.judged)
+    if Health.RED in levels:
+        health = Health.RED
+    elif Health.UNKNOWN in levels or not complete:
+        health = Health.UNKNOWN
+    else:
+        health = Health.YELLOW if Health.YELLOW in levels else Health.GREEN
+    invalid = [
+        f"in {segment.name} {problem}"
+        for segment in found.judged
+        for problem in segment.invalid_evidence
+    ]
+    return replace(
+        overall,
+        health=health,
+        complete=complete,
+        invalid_evidence=(*overall.invalid_evidence, *invalid),
+        segment_labels=labels,
+        overall=overall.health,
+        segments=found.judged,
+        segments_ignored=found.ignored,
     )
 
 

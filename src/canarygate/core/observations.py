@@ -1,4 +1,8 @@
-"""What the shell measured for one evaluation: a value, or an explicit reason it is missing."""
+"""What the shell measured for one evaluation: a value, or an explicit reason it is missing.
+
+A segmented query (`sum by (region) (...)`, see `segmentBy`) is measured as one value per
+segment, `Segmented`; everything else as one `Sample`.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,21 @@ class Missing:
 
 Sample = float | Missing
 
+# One segment: the values of the `segmentBy` labels, in that order ("" for an absent label).
+Segment = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """A query's answer as one value per segment, as Prometheus gave them (NaN and infinities
+    are kept: whoever reads a segment decides what its value means)."""
+
+    labels: tuple[str, ...]
+    values: Mapping[Segment, float]
+
+
+Observation = Sample | Segmented
+
 
 class Role(StrEnum):
     GOOD = "good"
@@ -42,6 +61,22 @@ class Role(StrEnum):
     CANARY = "canary"
     BASELINE = "baseline"
     SAMPLES = "samples"
+    # A success metric's queries: their own roles, so that a success metric and a guardrail
+    # of the same name never share a key.
+    SUCCESS_CANARY = "success-canary"
+    SUCCESS_BASELINE = "success-baseline"
+    SUCCESS_SAMPLES = "success-samples"
+    SUCCESS_BASELINE_SAMPLES = "success-baseline-samples"
+
+
+SUCCESS_ROLES = frozenset(
+    {
+        Role.SUCCESS_CANARY,
+        Role.SUCCESS_BASELINE,
+        Role.SUCCESS_SAMPLES,
+        Role.SUCCESS_BASELINE_SAMPLES,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +88,7 @@ class QueryKey:
     window: Duration | None = None
 
 
-Observations = Mapping[QueryKey, Sample]
+Observations = Mapping[QueryKey, Observation]
 
 
 @dataclass(frozen=True)
@@ -68,6 +103,9 @@ class QueryProblem:
         """Which query of the spec, in the words of the spec."""
         if self.key.window is not None:
             return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
+        if self.key.role in SUCCESS_ROLES:
+            part = str(self.key.role).removeprefix("success-")
+            return f"success metric {self.key.subject} {part} query"
         return f"guardrail {self.key.subject} {self.key.role} query"
 
     def describe(self) -> str:
@@ -108,4 +146,36 @@ def lookup(observations: Observations, key: QueryKey) -> Sample:
         return Missing(MissingKind.NOT_QUERIED, "no observation was supplied")
     if isinstance(sample, Missing):
         return sample
+    if isinstance(sample, Segmented):
+        return Missing(MissingKind.INVALID, "one value per segment where one value is needed")
     return sample_from_float(sample)
+
+
+def lookup_sum(observations: Observations, key: QueryKey) -> Sample:
+    """The value over every segment, as `sum(...)` of a segmented query gives it: what the
+    query would answer without `by (...)`. A segment absent from the answer adds nothing; NaN
+    or an infinity in one segment spoils the sum, as it would in Prometheus."""
+    sample = observations.get(key)
+    if isinstance(sample, Segmented):
+        return sample_from_float(sum(sample.values.values(), 0.0))
+    return lookup(observations, key)
+
+
+def lookup_segments(observations: Observations, key: QueryKey) -> Mapping[Segment, float] | Missing:
+    """One value per segment (raw floats: NaN and infinities are the reader's to judge), or
+    why there is none."""
+    sample = observations.get(key)
+    if sample is None:
+        return Missing(MissingKind.NOT_QUERIED, "no observation was supplied")
+    if isinstance(sample, Missing):
+        return sample
+    if isinstance(sample, Segmented):
+        return sample.values
+    return Missing(MissingKind.INVALID, "one value where one value per segment is needed")
+
+
+def describe_segment(labels: tuple[str, ...], segment: Segment) -> str:
+    """`region eu-west`, `region eu-west, tier gold`; an absent label reads `(none)`."""
+    return ", ".join(
+        f"{label} {value or '(none)'}" for label, value in zip(labels, segment, strict=True)
+    )

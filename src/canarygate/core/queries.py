@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
 from canarygate.core.observations import QueryKey, Role
-from canarygate.core.specs import GateSpec, JourneySpec
+from canarygate.core.specs import GateSpec, JourneySpec, Segmentation
 from canarygate.core.templating import render
 
 
@@ -14,6 +14,8 @@ from canarygate.core.templating import render
 class PlannedQuery:
     key: QueryKey
     promql: str
+    # Set for a segmented query: its answer is one value per segment, not one value.
+    segmentation: Segmentation | None = None
 
 
 def journey_windows(journey: JourneySpec, spec: GateSpec) -> tuple[Duration, ...]:
@@ -25,20 +27,40 @@ def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
     interval = spec.canary.interval.text
     planned: list[PlannedQuery] = []
     for journey in spec.journeys:
+        by = journey.segments.by if journey.segments else None
         for window in journey_windows(journey, spec):
             values = {"window": window.text, "interval": interval}
             for role, template in ((Role.GOOD, journey.sli.good), (Role.TOTAL, journey.sli.total)):
                 key = QueryKey(journey.name, role, window)
-                planned.append(PlannedQuery(key, render(template, values)))
+                planned.append(PlannedQuery(key, render(template, values), by))
     for guardrail in spec.canary.guardrails:
-        parts = (
+        parts: tuple[tuple[Role, str | None], ...] = (
             (Role.CANARY, guardrail.canary),
             (Role.BASELINE, guardrail.baseline),
             (Role.SAMPLES, guardrail.samples),
         )
-        for role, optional_template in parts:
-            if optional_template is not None:
-                key = QueryKey(guardrail.name, role)
-                rendered = render(optional_template, {"interval": interval})
-                planned.append(PlannedQuery(key, rendered))
+        planned += _interval_queries(guardrail.name, parts, interval, guardrail.segments)
+    for metric in spec.canary.success_metrics:
+        parts = (
+            (Role.SUCCESS_CANARY, metric.canary),
+            (Role.SUCCESS_BASELINE, metric.baseline),
+            (Role.SUCCESS_SAMPLES, metric.samples),
+            (Role.SUCCESS_BASELINE_SAMPLES, metric.baseline_samples),
+        )
+        planned += _interval_queries(metric.name, parts, interval, None)
     return tuple(planned)
+
+
+def _interval_queries(
+    subject: str,
+    parts: tuple[tuple[Role, str | None], ...],
+    interval: str,
+    segmentation: Segmentation | None,
+) -> list[PlannedQuery]:
+    return [
+        PlannedQuery(
+            QueryKey(subject, role), render(template, {"interval": interval}), segmentation
+        )
+        for role, template in parts
+        if template is not None
+    ]

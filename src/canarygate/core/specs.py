@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from canarygate.core import defaults
 from canarygate.core.durations import Duration
-from canarygate.core.vocabulary import Health, Mode, Risk, RiskLevel, Severity
+from canarygate.core.observations import Segment
+from canarygate.core.vocabulary import Direction, Health, Mode, Risk, RiskLevel, Severity
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,33 @@ class SliQueries:
 
 
 @dataclass(frozen=True)
+class Segmentation:
+    """Queries that answer one series per segment (`sum by (region) (...)`), told apart by the
+    values of these labels; an answer with more than `max_segments` segments is refused."""
+
+    labels: tuple[str, ...]
+    max_segments: int = defaults.MAX_SEGMENTS
+
+
+def segment_key(segment: Segment) -> str:
+    """How a gate names a segment in `segments:`: its label values joined by `/`."""
+    return "/".join(segment)
+
+
+@dataclass(frozen=True)
+class JourneySegments:
+    """A journey judged segment by segment as well as over all of its traffic."""
+
+    by: Segmentation
+    min_share: float = defaults.MIN_SEGMENT_SHARE
+    # Objectives (percent) of named segments, by `segment_key`; the others keep the journey's.
+    objectives: tuple[tuple[str, float], ...] = ()
+
+    def objective_for(self, segment: Segment, journey_objective: float) -> float:
+        return dict(self.objectives).get(segment_key(segment), journey_objective)
+
+
+@dataclass(frozen=True)
 class JourneySpec:
     name: str
     objective_percent: float
@@ -30,6 +58,7 @@ class JourneySpec:
     window: Duration = defaults.COMPLIANCE_WINDOW
     critical: bool = True
     weight: float = defaults.JOURNEY_WEIGHT
+    segments: JourneySegments | None = None
 
     @property
     def error_budget(self) -> float:
@@ -122,6 +151,27 @@ class GuardrailSpec:
     min_samples: float | None = None
     severity: Severity = Severity.CRITICAL
     failure_limit: int = defaults.FAILURE_LIMIT
+    # Canary against baseline segment by segment: fails when any segment with enough samples does.
+    segments: Segmentation | None = None
+
+
+@dataclass(frozen=True)
+class SuccessMetricSpec:
+    """What the release is for (conversion, activation...), compared canary against baseline.
+    Apart from guardrails: it never rolls back and never overrides them or the matrix; it only
+    decides whether the last step promotes."""
+
+    name: str
+    canary: str
+    baseline: str
+    direction: Direction
+    # Relative: a canary at most this much worse than the baseline is flat, not worse.
+    margin: float = defaults.SUCCESS_MARGIN
+    # Relative: when set, promotion needs at least this lift.
+    min_lift: float | None = None
+    samples: str | None = None
+    baseline_samples: str | None = None
+    min_samples: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +180,7 @@ class CanarySpec:
     interval: Duration = defaults.INTERVAL
     guardrails: tuple[GuardrailSpec, ...] = ()
     cohort: str | None = None
+    success_metrics: tuple[SuccessMetricSpec, ...] = ()
 
     @property
     def last_step(self) -> int:

@@ -65,6 +65,22 @@ class Verdict(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+class Direction(StrEnum):
+    """Which way a success metric gets better."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Lift(StrEnum):
+    """A success metric's canary against its baseline."""
+
+    BETTER = "better"
+    FLAT = "flat"
+    WORSE = "worse"
+    INCONCLUSIVE = "inconclusive"
+
+
 class Phase(StrEnum):
     PENDING = "Pending"
     PROGRESSING = "Progressing"
