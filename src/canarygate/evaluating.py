@@ -21,7 +21,7 @@ from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration, parse_duration
 from canarygate.core.errors import CanarygateError
-from canarygate.core.queries import plan_queries
+from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.metrics.batching import QueryBatch
@@ -147,12 +147,19 @@ async def evaluate_gates(
 
 
 async def evaluate_specs(
-    gates: Sequence[tuple[GateSpec, GateState]], client: PrometheusClient, at: datetime
+    gates: Sequence[tuple[GateSpec, GateState]],
+    client: PrometheusClient,
+    at: datetime,
+    *,
+    planned: Sequence[tuple[PlannedQuery, ...]] | None = None,
 ) -> TickReport:
-    """The same, for gates already converted to core types (the operator keeps those)."""
+    """The same, for gates already converted to core types (the operator keeps those), and
+    with their queries already planned when the caller keeps those too (`planned`, in the
+    order of `gates`): a gate's queries change only with its spec."""
     batch = QueryBatch(client, at)
     requests_before = client.stats.requests
-    observed = await asyncio.gather(*(batch.observe(plan_queries(spec)) for spec, _ in gates))
+    plans = planned if planned is not None else [plan_queries(spec) for spec, _ in gates]
+    observed = await asyncio.gather(*(batch.observe(plan) for plan in plans))
     decisions = tuple(
         decide(spec, state, observations, at)
         for (spec, state), observations in zip(gates, observed, strict=True)

@@ -8,14 +8,18 @@ counters.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from canarygate.core.decisions import Decision
 
 if TYPE_CHECKING:
-    from canarygate.evaluating import TickReport
+    from canarygate.evaluating import ClientPool, TickReport
+    from canarygate.kube import ApiStats
     from canarygate.operator.records import GateRecord
 
 log = logging.getLogger("canarygate.decisions")
@@ -65,7 +69,18 @@ class Observer:
             "HTTP requests sent to Prometheus, retries included.",
             registry=r,
         )
+        self.gates_by_health = Gauge(
+            "canarygate_gates_by_health",
+            "Known CanaryGates by the customer health in their status.",
+            ["health"],
+            registry=r,
+        )
         self._phases: dict[str, int] = {}
+        self._healths: dict[str, int] = {}
+
+    def attach(self, api_stats: Callable[[], ApiStats], pool: Callable[[], ClientPool]) -> None:
+        """Export the Kubernetes API's and the Prometheus clients' own counters."""
+        self.registry.register(_StatsCollector(api_stats, pool))
 
     def gate_changed(self, old: GateRecord | None, new: GateRecord | None) -> None:
         for record, step in ((old, -1), (new, 1)):
@@ -74,6 +89,9 @@ class Observer:
             phase = str(record.state.phase) if record.started else "Unstarted"
             self._phases[phase] = self._phases.get(phase, 0) + step
             self.gates.labels(phase=phase).set(self._phases[phase])
+            health = record.health or "none"
+            self._healths[health] = self._healths.get(health, 0) + step
+            self.gates_by_health.labels(health=health).set(self._healths[health])
         if new is not None:
             self.gate_weight.labels(new.key.namespace, new.key.name).set(new.state.weight)
         elif old is not None:
@@ -93,6 +111,8 @@ class Observer:
         self.decisions.labels(action=str(decision.action), mode=str(decision.mode)).inc()
         # Holds repeat every interval on every gate: only moves are worth a line by default.
         level = logging.DEBUG if decision.weight_next == decision.weight_current else logging.INFO
+        if not log.isEnabledFor(level):
+            return  # building the line's fields costs more than the decision's counter
         log.log(
             level,
             "%s %s: %s",
@@ -110,3 +130,52 @@ class Observer:
                 "weight_next": decision.weight_next,
             },
         )
+
+
+class _StatsCollector(Collector):
+    """Reads the clients' counters at scrape time (no bookkeeping on the hot path)."""
+
+    def __init__(self, api_stats: Callable[[], ApiStats], pool: Callable[[], ClientPool]):
+        self._api_stats = api_stats
+        self._pool = pool
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._api_stats()
+        requests = CounterMetricFamily(
+            "canarygate_kube_requests", "Kubernetes API requests, by verb.", labels=["verb"]
+        )
+        for verb, count in sorted(stats.requests.items()):
+            requests.add_metric([verb], count)
+        yield requests
+        errors = CounterMetricFamily(
+            "canarygate_kube_errors", "Failed Kubernetes API requests, by kind.", labels=["kind"]
+        )
+        for kind, count in sorted(stats.errors.items()):
+            errors.add_metric([kind], count)
+        yield errors
+        yield CounterMetricFamily(
+            "canarygate_kube_conflicts",
+            "Writes that lost an optimistic-concurrency race (409) and were retried.",
+            value=stats.conflicts,
+        )
+        yield CounterMetricFamily(
+            "canarygate_kube_events_failed", "Events that could not be posted.",
+            value=stats.events_failed,
+        )  # fmt: skip
+        failures = CounterMetricFamily(
+            "canarygate_prometheus_query_failures",
+            "Prometheus queries that produced no value, by kind and server.",
+            labels=["kind", "prometheus"],
+        )
+        breakers = GaugeMetricFamily(
+            "canarygate_prometheus_breaker_opened",
+            "Times the circuit breaker opened, per Prometheus.",
+            labels=["prometheus"],
+        )
+        for client in self._pool().clients:
+            address = client.config.address
+            for kind, count in sorted(client.stats.failures.items()):
+                failures.add_metric([kind, address], count)
+            breakers.add_metric([address], client.stats.breaker_opened)
+        yield failures
+        yield breakers

@@ -19,6 +19,7 @@ from canarygate.api.loading import parse_gate
 from canarygate.api.status import significant
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
+from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Phase
@@ -81,12 +82,22 @@ class GateRecord:
     observed_generation: int | None
     conditions: dict[str, tuple[str, str]]  # type -> (status, reason)
     digest: str
+    health: str | None = None
     # Scheduling, in memory only.
     due: float = 0.0
     failures: int = 0
     busy: bool = False
     last_drift_check: float = 0.0
     notes: dict[str, str] = field(default_factory=dict)  # last Event reason per topic
+    _planned: tuple[PlannedQuery, ...] | None = None
+
+    @property
+    def planned(self) -> tuple[PlannedQuery, ...]:
+        """The gate's queries, planned once per spec (they change only with it)."""
+        plan = self._planned
+        if plan is None and self.spec is not None:
+            plan = self._planned = plan_queries(self.spec)
+        return plan or ()
 
     @property
     def interval_seconds(self) -> float:
@@ -151,7 +162,7 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         )
     else:
         parsed = _parse_spec(body)
-    return GateRecord(
+    record = GateRecord(
         key=key_of(body),
         uid=uid,
         generation=generation,
@@ -179,7 +190,11 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
             if isinstance(c, Mapping)
         },
         digest=significant(status),
+        health=status.get("health"),
     )
+    if previous is not None and parsed.spec is previous.spec:
+        record._planned = previous._planned  # same spec, same queries
+    return record
 
 
 def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:

@@ -61,6 +61,8 @@ class Operator:
     async def start(self) -> None:
         self.api = connect(self.settings.kubeconfig)
         self.runtime = Runtime(self.api, self.settings.runtime, self.observer)
+        api, runtime = self.api, self.runtime
+        self.observer.attach(lambda: api.stats, lambda: runtime.pool)
         self.informer = GateInformer(
             self.api, list(self.settings.namespaces) or None, self._on_event
         )

@@ -1,0 +1,51 @@
+"""`canarygate run` for benchmarks: the same operator, its evaluation clock pinned to an instant.
+
+The fixture Prometheus holds 31 days of history ending at `lab.histories.FIXTURE_NOW`; an
+operator evaluating "now" would find nothing there. This entry point runs the real operator
+(same runtime, same code paths) with every evaluation made at that instant, so a benchmark
+measures a steady state over real data. Not a product command.
+
+    python -m bench.operator_process --kubeconfig K --prometheus URL -n NS \\
+        --health-address H:P --metrics-address H:P [--at RFC3339]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from canarygate.evaluating import Connection
+from canarygate.operator import RunSettings, run
+from canarygate.operator.runtime import RuntimeSettings
+from lab.histories import FIXTURE_NOW
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--prometheus", required=True)
+    parser.add_argument("-n", "--namespace", action="append", default=[])
+    parser.add_argument("--health-address", required=True)
+    parser.add_argument("--metrics-address", required=True)
+    parser.add_argument("--at", default=FIXTURE_NOW.isoformat())
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args()
+    at = datetime.fromisoformat(args.at)
+    return run(
+        RunSettings(
+            kubeconfig=args.kubeconfig,
+            namespaces=tuple(args.namespace),
+            health_address=args.health_address,
+            metrics_address=args.metrics_address,
+            log_level=args.log_level,
+            runtime=RuntimeSettings(
+                connection=Connection(fallback_address=args.prometheus),
+                clock=lambda: at,
+            ),
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
