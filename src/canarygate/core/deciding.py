@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from canarygate.core.decisions import Decision, Reason, ReasonCode
+from canarygate.core.freshness import apply_freshness, judge_freshness, stale_reasons
 from canarygate.core.guardrails import GuardrailAssessment, judge_guardrail
 from canarygate.core.health import (
     JourneyAssessment,
@@ -60,6 +61,8 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         assess_journey(journey, journey_windows(journey, spec), spec.health, observations)
         for journey in spec.journeys
     )
+    freshness = judge_freshness(spec, observations)
+    journeys = apply_freshness(journeys, freshness)
     health = combine_health(journeys)
     risk = assess_risk(spec.risk)
     mode = mode_for(spec.policy, health, risk.risk)
@@ -78,6 +81,7 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
     errors = query_problems(observations)
     context = (
         *_unreachable_reason(observations),
+        *stale_reasons(freshness),
         *_invalid_evidence_reasons(journeys, guardrails, success),
         *_health_reasons(health, journeys),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
@@ -98,6 +102,7 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         score=composite_score(journeys),
         errors=errors,
         success_metrics=success,
+        freshness=freshness,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
@@ -14,11 +15,15 @@ from canarygate.core.state import GateState
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action, Health, Mode
 
+if TYPE_CHECKING:  # core.freshness builds its reasons from this module
+    from canarygate.core.freshness import Freshness
+
 
 class ReasonCode(StrEnum):
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     QUERY_ERROR = "QueryError"
     INVALID_EVIDENCE = "InvalidEvidence"
+    STALE_DATA = "StaleData"
     HEALTH = "Health"
     JOURNEY = "Journey"
     SEGMENT = "Segment"
@@ -67,3 +72,5 @@ class Decision:
     errors: tuple[QueryProblem, ...] = ()
     # Success metrics, canary against baseline: they decide only whether the last step promotes.
     success_metrics: tuple[SuccessAssessment, ...] = ()
+    # How old each journey's newest sample was (core.freshness).
+    freshness: tuple[Freshness, ...] = ()

@@ -25,6 +25,10 @@ MAX_SEGMENTS: Final = 20
 # Success metrics: a canary this much worse than the baseline (relative) still counts as flat.
 SUCCESS_MARGIN: Final = 0.01
 
+# Freshness: a journey whose newest sample is older than this counts as silence. Prometheus'
+# own lookback for an instant selector, so a scrape interval of up to a few minutes is fresh.
+MAX_SAMPLE_AGE: Final = Duration(5 * 60_000)
+
 # Prometheus connection: per-query deadline and retries after the first attempt.
 QUERY_TIMEOUT: Final = Duration(10_000)
 QUERY_RETRIES: Final = 2

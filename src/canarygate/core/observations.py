@@ -67,6 +67,8 @@ class Role(StrEnum):
     SUCCESS_BASELINE = "success-baseline"
     SUCCESS_SAMPLES = "success-samples"
     SUCCESS_BASELINE_SAMPLES = "success-baseline-samples"
+    # The age in seconds of a journey's newest sample (core.freshness).
+    FRESHNESS = "freshness"
 
 
 SUCCESS_ROLES = frozenset(
@@ -101,6 +103,8 @@ class QueryProblem:
     @property
     def query(self) -> str:
         """Which query of the spec, in the words of the spec."""
+        if self.key.role is Role.FRESHNESS:
+            return f"journey {self.key.subject} freshness (newest sample of sli.total)"
         if self.key.window is not None:
             return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
         if self.key.role in SUCCESS_ROLES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
+from canarygate.core.freshness import freshness_key, freshness_query
 from canarygate.core.observations import QueryKey, Role
 from canarygate.core.specs import GateSpec, JourneySpec, Segmentation
 from canarygate.core.templating import render
@@ -33,6 +34,9 @@ def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
             for role, template in ((Role.GOOD, journey.sli.good), (Role.TOTAL, journey.sli.total)):
                 key = QueryKey(journey.name, role, window)
                 planned.append(PlannedQuery(key, render(template, values), by))
+        freshness = freshness_query(journey, spec)
+        if freshness is not None:
+            planned.append(PlannedQuery(freshness_key(journey), freshness))
     for guardrail in spec.canary.guardrails:
         parts: tuple[tuple[Role, str | None], ...] = (
             (Role.CANARY, guardrail.canary),

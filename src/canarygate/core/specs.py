@@ -92,6 +92,8 @@ class HealthTier:
 class HealthPolicy:
     red: HealthTier
     yellow: HealthTier
+    # Data older than this counts as silence (core.freshness).
+    max_sample_age: Duration = defaults.MAX_SAMPLE_AGE
 
     def windows(self) -> tuple[Duration, ...]:
         """Every window a burn rule reads, shortest first."""

@@ -48,7 +48,13 @@ SPEC = GateSpec(
     risk=RiskSpec(RiskLevel.LOW),
 )
 QUERIES = [q.promql for q in plan_queries(SPEC)]
-HEALTHY = {"good": "999.99", "total": "1000", "canary_errors": "0.001", "canary_requests": "500"}
+HEALTHY = {
+    "good": "999.99",
+    "total": "1000",
+    "canary_errors": "0.001",
+    "canary_requests": "500",
+    "time()": "15",  # the journey's freshness: its newest sample is 15 s old
+}
 PACKED_PART = re.compile(r'label_replace\(\n(.*?)\n, "(canarygate_part_[0-9a-f]+)", "(\d+)"', re.S)
 
 # Per query: how its part of an answer looks. Only "valid" is usable evidence.
