@@ -5,9 +5,12 @@ from __future__ import annotations
 from canarygate.api.v1alpha1 import (
     CanaryGate,
     CanaryGateStatusModel,
+    GuardrailModel,
     HealthPolicyModel,
     HealthTierModel,
+    JourneyModel,
     MatrixModel,
+    SuccessMetricModel,
 )
 from canarygate.core import defaults
 from canarygate.core.durations import parse_duration
@@ -19,11 +22,14 @@ from canarygate.core.specs import (
     GuardrailSpec,
     HealthPolicy,
     HealthTier,
+    JourneySegments,
     JourneySpec,
     MatrixPolicy,
     RiskFactors,
     RiskSpec,
+    Segmentation,
     SliQueries,
+    SuccessMetricSpec,
 )
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Health, Mode, Phase, Risk
@@ -42,6 +48,7 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
                 critical=j.critical,
                 weight=j.weight,
                 sli=SliQueries(good=j.sli.good, total=j.sli.total),
+                segments=_journey_segments(j),
             )
             for j in spec.journeys
         ),
@@ -49,20 +56,8 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
             steps=tuple(canary.steps),
             interval=parse_duration(canary.interval),
             cohort=canary.cohort,
-            guardrails=tuple(
-                GuardrailSpec(
-                    name=g.name,
-                    canary=g.canary,
-                    baseline=g.baseline,
-                    max=g.max,
-                    max_increase=g.max_increase,
-                    samples=g.samples,
-                    min_samples=g.min_samples,
-                    severity=g.severity,
-                    failure_limit=g.failure_limit,
-                )
-                for g in canary.guardrails or []
-            ),
+            guardrails=tuple(_guardrail(g) for g in canary.guardrails or []),
+            success_metrics=tuple(_success_metric(m) for m in canary.success_metrics or []),
         ),
         risk=RiskSpec(
             level=spec.risk.level,
@@ -78,6 +73,55 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
             cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
             guarded_passes=(spec.policy.guarded_passes if spec.policy else defaults.GUARDED_PASSES),
         ),
+    )
+
+
+def _segmentation(labels: list[str] | None, cap: int | None) -> Segmentation | None:
+    if labels is None:
+        return None
+    return Segmentation(tuple(labels), cap if cap is not None else defaults.MAX_SEGMENTS)
+
+
+def _journey_segments(journey: JourneyModel) -> JourneySegments | None:
+    by = _segmentation(journey.segment_by, journey.max_segments)
+    if by is None:
+        return None
+    share = journey.min_segment_share
+    return JourneySegments(
+        by=by,
+        min_share=share if share is not None else defaults.MIN_SEGMENT_SHARE,
+        objectives=tuple(
+            sorted((key, segment.objective) for key, segment in (journey.segments or {}).items())
+        ),
+    )
+
+
+def _guardrail(g: GuardrailModel) -> GuardrailSpec:
+    return GuardrailSpec(
+        name=g.name,
+        canary=g.canary,
+        baseline=g.baseline,
+        max=g.max,
+        max_increase=g.max_increase,
+        samples=g.samples,
+        min_samples=g.min_samples,
+        severity=g.severity,
+        failure_limit=g.failure_limit,
+        segments=_segmentation(g.segment_by, g.max_segments),
+    )
+
+
+def _success_metric(m: SuccessMetricModel) -> SuccessMetricSpec:
+    return SuccessMetricSpec(
+        name=m.name,
+        canary=m.canary,
+        baseline=m.baseline,
+        direction=m.direction,
+        margin=m.margin,
+        min_lift=m.min_lift,
+        samples=m.samples,
+        baseline_samples=m.baseline_samples,
+        min_samples=m.min_samples,
     )
 
 

@@ -45,6 +45,10 @@ GUARDRAIL_LIMIT: Final = 1_000_000_000_000_000  # |max|, maxIncrease, minSamples
 WEIGHT_LIMIT: Final = 1000
 BURN_RATE_LIMIT: Final = 1_000_000
 BUDGET_FLOOR: Final = -1000
+# Segments: labels per segmentBy, the highest cap a gate may set, named segment objectives.
+SEGMENT_LABELS_LIMIT: Final = 3
+SEGMENTS_LIMIT: Final = 100
+LIFT_LIMIT: Final = 100  # minLift, a relative lift (100 = +10,000 %)
 
 Text = Annotated[str, Strict()]
 Flag = Annotated[bool, Strict()]
@@ -56,6 +60,7 @@ StepPercent = Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL]
 FailureLimit = Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL]
 GuardedPasses = Annotated[int, Strict(), Ge(1), Le(10), INTEGRAL]
 ReplicaCount = Annotated[int, Strict(), Ge(1), Le(1000), INTEGRAL]
+SegmentCap = Annotated[int, Strict(), Ge(1), Le(SEGMENTS_LIMIT), INTEGRAL]
 Timestamp = Annotated[datetime, TEXT_ONLY]
 
 NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
@@ -66,6 +71,11 @@ ItemName = Annotated[
 ]
 ObjectName = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=253)]
 OptionalObjectName = Annotated[str, Strict(), StringConstraints(max_length=253)]
+# A Prometheus label name a segment is told apart by; `__` names are Prometheus' own.
+LABEL_PATTERN: Final = r"^[a-zA-Z][a-zA-Z0-9_]*$"
+LabelName = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=128, pattern=LABEL_PATTERN)
+]
 
 
 @dataclass(frozen=True)

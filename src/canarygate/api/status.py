@@ -21,11 +21,16 @@ from datetime import datetime
 from typing import Any, Final
 
 from canarygate.core.decisions import Decision
+from canarygate.core.guardrails import GuardrailAssessment
+from canarygate.core.health import JourneyAssessment
+from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action
 
 HISTORY_LIMIT: Final = 50
 MESSAGE_LIMIT: Final = 1024
 REASONS_LIMIT: Final = 20
+# Worst segments named per journey or guardrail in status (`evaluate -o json` lists them all).
+STATUS_SEGMENTS: Final = 3
 
 
 def rfc3339(moment: datetime) -> str:
@@ -53,26 +58,73 @@ def evidence(decision: Decision) -> dict[str, Any]:
         "message": _clip(decision.reasons[0].message) if decision.reasons else "",
         "reasons": [_clip(r.message) for r in decision.reasons[:REASONS_LIMIT]],
         "reasonCodes": [str(r.code) for r in decision.reasons[:REASONS_LIMIT]],
-        "journeys": [
+        "journeys": [_journey(j) for j in decision.journeys],
+        "guardrails": [_guardrail(g) for g in decision.guardrails],
+        "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+    }
+
+
+def _journey(j: JourneyAssessment) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "name": j.name,
+        "health": str(j.health),
+        "burnRates": {w: _number(r) for w, r in j.burn_rate_map().items()},
+        "budgetRemaining": _number(j.budget_remaining),
+    }
+    if j.segmented:
+        found |= {
+            "overall": str(j.overall),
+            "segmentBy": list(j.segment_labels),
+            "segments": [
+                {
+                    "segment": s.labelled(),
+                    "health": str(s.health),
+                    "objective": s.objective_percent,
+                    "share": _number(s.share),
+                    "burnRates": {w: _number(r) for w, r in s.burn_rate_map().items()},
+                    "budgetRemaining": _number(s.budget_remaining),
+                }
+                for s in j.segments[:STATUS_SEGMENTS]
+            ],
+            "segmentsJudged": len(j.segments),
+            "segmentsIgnored": j.segments_ignored,
+        }
+    return found
+
+
+def _guardrail(g: GuardrailAssessment) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "name": g.name,
+        "verdict": str(g.verdict),
+        "canary": _number(g.canary),
+        "baseline": _number(g.baseline),
+        "samples": _number(g.samples),
+        "consecutiveFailures": g.consecutive_failures,
+    }
+    if g.segment_labels:
+        found["segments"] = [
             {
-                "name": j.name,
-                "health": str(j.health),
-                "burnRates": {w: _number(r) for w, r in j.burn_rate_map().items()},
-                "budgetRemaining": _number(j.budget_remaining),
+                "segment": s.labelled(),
+                "verdict": str(s.verdict),
+                "canary": _number(s.canary),
+                "baseline": _number(s.baseline),
+                "samples": _number(s.samples),
             }
-            for j in decision.journeys
-        ],
-        "guardrails": [
-            {
-                "name": g.name,
-                "verdict": str(g.verdict),
-                "canary": _number(g.canary),
-                "baseline": _number(g.baseline),
-                "samples": _number(g.samples),
-                "consecutiveFailures": g.consecutive_failures,
-            }
-            for g in decision.guardrails
-        ],
+            for s in g.segments[:STATUS_SEGMENTS]
+        ]
+        found["segmentsIgnored"] = g.segments_ignored
+    return found
+
+
+def _success_metric(m: SuccessAssessment) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "verdict": str(m.verdict),
+        "lift": _number(m.lift),
+        "canary": _number(m.canary),
+        "baseline": _number(m.baseline),
+        "samples": _number(m.samples),
+        "baselineSamples": _number(m.baseline_samples),
     }
 
 
@@ -154,18 +206,30 @@ SIGNIFICANT_FIELDS: Final = (
 
 def significant(status: Mapping[str, Any]) -> str:
     """A digest of what must be written when it changes: the fields above, each guardrail's
-    verdict and failure count, each journey's health, and each condition's status and reason."""
+    verdict and failure count, each journey's health (and its worst segment's), each success
+    metric's verdict, and each condition's status and reason."""
     view = {name: status.get(name) for name in SIGNIFICANT_FIELDS}
     view["guardrails"] = [
         (g.get("name"), g.get("verdict"), g.get("consecutiveFailures"))
         for g in status.get("guardrails") or []
     ]
-    view["journeys"] = [(j.get("name"), j.get("health")) for j in status.get("journeys") or []]
+    view["journeys"] = [
+        (j.get("name"), j.get("health"), _worst_segment(j)) for j in status.get("journeys") or []
+    ]
+    view["successMetrics"] = [
+        (m.get("name"), m.get("verdict")) for m in status.get("successMetrics") or []
+    ]
     view["conditions"] = [
         (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
     ]
     encoded = json.dumps(view, sort_keys=True, default=str).encode()
     return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+def _worst_segment(journey: Mapping[str, Any]) -> Any:
+    """Which segment is worst and how: a new one going red is news, its numbers are not."""
+    segments = journey.get("segments") or []
+    return [segments[0].get("segment"), segments[0].get("health")] if segments else None
 
 
 def moves_traffic(action: Action) -> bool:

@@ -7,6 +7,7 @@ the same specs as the API server, with the same messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from itertools import pairwise
 from typing import Annotated, Any, Final, Literal
@@ -26,6 +27,9 @@ from canarygate.api.fields import (
     BUDGET_FLOOR,
     BURN_RATE_LIMIT,
     GUARDRAIL_LIMIT,
+    LIFT_LIMIT,
+    SEGMENT_LABELS_LIMIT,
+    SEGMENTS_LIMIT,
     TEXT_ONLY,
     WEIGHT_LIMIT,
     BurnWindow,
@@ -37,12 +41,14 @@ from canarygate.api.fields import (
     GuardedPasses,
     Interval,
     ItemName,
+    LabelName,
     Number,
     ObjectName,
     OptionalObjectName,
     Percent,
     Query,
     ReplicaCount,
+    SegmentCap,
     StepPercent,
     Text,
     Timeout,
@@ -57,7 +63,9 @@ from canarygate.core.errors import SpecError
 from canarygate.core.templating import TEMPLATE_VARIABLES, check_template
 from canarygate.core.vocabulary import (
     Action,
+    Direction,
     Health,
+    Lift,
     Mode,
     Phase,
     Risk,
@@ -76,6 +84,15 @@ NonAdvancingMode = Literal["delay", "freeze", "hold"]
 FIRST_STEP_MESSAGE: Final = (
     "the first step must be below 100 when guardrails are set: a canary's guardrails are "
     "measured on a smaller step before it takes all traffic"
+)
+# Messages of the segment rules, the same in the CRD's CEL rules (test_crd_drift.py).
+JOURNEY_SEGMENTS_MESSAGE: Final = "minSegmentShare, maxSegments and segments need segmentBy"
+JOURNEY_LABELS_MESSAGE: Final = (
+    "sli.good and sli.total must name every segmentBy label, as in sum by (region) (...)"
+)
+GUARDRAIL_SEGMENTS_MESSAGE: Final = "maxSegments needs segmentBy"
+GUARDRAIL_LABELS_MESSAGE: Final = (
+    "the guardrail's queries must name every segmentBy label, as in sum by (tier) (...)"
 )
 
 
@@ -98,6 +115,18 @@ def _check_query(
         except SpecError as error:
             raise ValueError(error.message) from None
     return value
+
+
+def names_label(query: str, label: str) -> bool:
+    """The query names `label` as a word (`sum by (region)`): a guard against a segmented
+    query that forgot its `by (...)` and answers one series for all segments. The CRD's CEL
+    rule matches the same `\\b<label>\\b`."""
+    return re.search(rf"\b{re.escape(label)}\b", query) is not None
+
+
+def _unique_labels(labels: list[str] | None) -> list[str] | None:
+    _require_unique(labels or [], "segmentBy label")
+    return labels
 
 
 def _check_address(value: str) -> str:
@@ -144,13 +173,42 @@ class SliModel(_Model):
         return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
 
 
+Objective = Annotated[Number, Gt(0), Lt(100)]
+SegmentLabels = Annotated[list[LabelName], Field(min_length=1, max_length=SEGMENT_LABELS_LIMIT)]
+
+
+class SegmentObjectiveModel(_Model):
+    objective: Objective
+
+
 class JourneyModel(_Model):
     name: ItemName
-    objective: Annotated[Number, Gt(0), Lt(100)]
+    objective: Objective
     window: ComplianceWindow = defaults.COMPLIANCE_WINDOW.text
     critical: Flag = True
     weight: Annotated[Number, Ge(0), Le(WEIGHT_LIMIT)] = defaults.JOURNEY_WEIGHT
     sli: SliModel
+    # Judged segment by segment too; no CRD defaults for the rest, so that journeys without
+    # segments store nothing about them (core.defaults holds the defaults).
+    segment_by: SegmentLabels | None = None
+    min_segment_share: Annotated[Number, Ge(0), Le(1)] | None = None
+    max_segments: SegmentCap | None = None
+    segments: dict[str, SegmentObjectiveModel] | None = Field(
+        default=None, max_length=SEGMENTS_LIMIT
+    )
+
+    _labels = field_validator("segment_by")(_unique_labels)
+
+    @model_validator(mode="after")
+    def _segments(self) -> JourneyModel:
+        if self.segment_by is None:
+            if (self.min_segment_share, self.max_segments, self.segments) != (None, None, None):
+                raise ValueError(JOURNEY_SEGMENTS_MESSAGE)
+            return self
+        queries = (self.sli.good, self.sli.total)
+        if not all(names_label(q, label) for q in queries for label in self.segment_by):
+            raise ValueError(JOURNEY_LABELS_MESSAGE)
+        return self
 
 
 class BurnRateRuleModel(_Model):
@@ -243,6 +301,10 @@ class GuardrailModel(_Model):
     min_samples: GuardrailValue | None = None
     severity: Annotated[Severity, TEXT_ONLY] = Severity.CRITICAL
     failure_limit: FailureLimit = defaults.FAILURE_LIMIT
+    segment_by: SegmentLabels | None = None
+    max_segments: SegmentCap | None = None
+
+    _labels = field_validator("segment_by")(_unique_labels)
 
     @model_validator(mode="after")
     def _consistent(self) -> GuardrailModel:
@@ -252,9 +314,40 @@ class GuardrailModel(_Model):
             raise ValueError("maxIncrease needs a baseline query")
         if self.min_samples is not None and self.samples is None:
             raise ValueError("minSamples needs a samples query")
+        if self.max_segments is not None and self.segment_by is None:
+            raise ValueError(GUARDRAIL_SEGMENTS_MESSAGE)
+        if self.segment_by is not None:
+            queries = [q for q in (self.canary, self.baseline, self.samples) if q is not None]
+            if not all(names_label(q, label) for q in queries for label in self.segment_by):
+                raise ValueError(GUARDRAIL_LABELS_MESSAGE)
         return self
 
     @field_validator("canary", "baseline", "samples")
+    @classmethod
+    def _templates(cls, value: str | None) -> str | None:
+        return _check_query(value, allowed=("interval",))
+
+
+class SuccessMetricModel(_Model):
+    name: ItemName
+    canary: Query
+    baseline: Query
+    direction: Annotated[Direction, TEXT_ONLY]
+    margin: Annotated[Number, Ge(0), Le(1)] = defaults.SUCCESS_MARGIN
+    min_lift: Annotated[Number, Ge(0), Le(LIFT_LIMIT)] | None = None
+    samples: Query | None = None
+    baseline_samples: Query | None = None
+    min_samples: GuardrailValue | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SuccessMetricModel:
+        if self.min_samples is not None and self.samples is None:
+            raise ValueError("minSamples needs a samples query")
+        if self.baseline_samples is not None and self.samples is None:
+            raise ValueError("baselineSamples needs a samples query")
+        return self
+
+    @field_validator("canary", "baseline", "samples", "baseline_samples")
     @classmethod
     def _templates(cls, value: str | None) -> str | None:
         return _check_query(value, allowed=("interval",))
@@ -267,6 +360,7 @@ class CanaryModel(_Model):
     cohort: OptionalObjectName | None = None
     revision: ObjectName | None = None
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
+    success_metrics: list[SuccessMetricModel] | None = Field(default=None, max_length=8)
 
     @field_validator("steps")
     @classmethod
@@ -282,6 +376,14 @@ class CanaryModel(_Model):
     ) -> list[GuardrailModel] | None:
         _require_unique([g.name for g in guardrails or []], "guardrail")
         return guardrails
+
+    @field_validator("success_metrics")
+    @classmethod
+    def _unique_success_metrics(
+        cls, metrics: list[SuccessMetricModel] | None
+    ) -> list[SuccessMetricModel] | None:
+        _require_unique([m.name for m in metrics or []], "success metric")
+        return metrics
 
     @model_validator(mode="after")
     def _guardrails_measured_before_full_traffic(self) -> CanaryModel:
@@ -351,11 +453,38 @@ class _StatusModel(_Model):
     model_config = ConfigDict(extra="ignore")
 
 
+STATUS_SEGMENTS_LIMIT: Final = 10
+
+
+class SegmentStatusModel(_StatusModel):
+    segment: dict[str, Text]
+    health: Healths
+    objective: Number | None = None
+    share: Number | None = None
+    burn_rates: dict[str, Number | None] | None = None
+    budget_remaining: Number | None = None
+
+
 class JourneyStatusModel(_StatusModel):
     name: Text
     health: Healths
     burn_rates: dict[str, Number | None] | None = None
     budget_remaining: Number | None = None
+    overall: Healths | None = None
+    segment_by: list[Text] | None = None
+    segments: list[SegmentStatusModel] | None = Field(
+        default=None, max_length=STATUS_SEGMENTS_LIMIT
+    )
+    segments_judged: Count | None = None
+    segments_ignored: Count | None = None
+
+
+class GuardrailSegmentStatusModel(_StatusModel):
+    segment: dict[str, Text]
+    verdict: Verdicts
+    canary: Number | None = None
+    baseline: Number | None = None
+    samples: Number | None = None
 
 
 class GuardrailStatusModel(_StatusModel):
@@ -365,6 +494,20 @@ class GuardrailStatusModel(_StatusModel):
     baseline: Number | None = None
     samples: Number | None = None
     consecutive_failures: Count | None = None
+    segments: list[GuardrailSegmentStatusModel] | None = Field(
+        default=None, max_length=STATUS_SEGMENTS_LIMIT
+    )
+    segments_ignored: Count | None = None
+
+
+class SuccessMetricStatusModel(_StatusModel):
+    name: Text
+    verdict: Annotated[Lift, TEXT_ONLY]
+    lift: Number | None = None
+    canary: Number | None = None
+    baseline: Number | None = None
+    samples: Number | None = None
+    baseline_samples: Number | None = None
 
 
 class ConditionModel(_StatusModel):
@@ -421,6 +564,7 @@ class CanaryGateStatusModel(_StatusModel):
     traffic: TrafficStatusModel | None = None
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
+    success_metrics: list[SuccessMetricStatusModel] | None = None
     conditions: list[ConditionModel] | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 

@@ -5,18 +5,21 @@ the core.
 A packed request that Prometheus refuses (a scalar part, a syntax error) is sent again part
 by part, so each error is still reported against its own query; a query that cannot be
 packed safely is always sent alone. Either way each part's answer is the one it would get
-alone.
+alone. A segmented query (see `segmentBy`) is asked the same way and answers one value per
+segment: a journey costs one request whether it is segmented or not.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from canarygate.core.errors import MetricsError, QueryError
-from canarygate.core.observations import QueryKey, Sample
+from canarygate.core.observations import Observation, QueryKey
 from canarygate.core.queries import PlannedQuery
+from canarygate.core.specs import Segmentation
 from canarygate.metrics.packing import (
     is_self_contained,
     missing_from,
@@ -25,8 +28,18 @@ from canarygate.metrics.packing import (
     unpack,
 )
 from canarygate.metrics.prometheus import PrometheusClient
+from canarygate.metrics.segmenting import value_of
 
-__all__ = ["QueryBatch", "missing_from"]
+__all__ = ["Ask", "QueryBatch", "missing_from"]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One query as the batch shares it: the same text asked segmented and unsegmented is two
+    asks (their answers mean different things)."""
+
+    promql: str
+    segmentation: Segmentation | None = None
 
 
 class QueryBatch:
@@ -38,74 +51,78 @@ class QueryBatch:
         self.packing = packing
         self.requested = 0
         self._packed_requests = 0
-        self._single: dict[str, asyncio.Task[Sample]] = {}
-        self._packed: dict[tuple[str, ...], asyncio.Task[list[Sample]]] = {}
+        self._single: dict[Ask, asyncio.Task[Observation]] = {}
+        self._packed: dict[tuple[Ask, ...], asyncio.Task[list[Observation]]] = {}
 
     @property
     def distinct(self) -> int:
         """Distinct requests sent to Prometheus (packed requests count once)."""
         return len(self._single) + self._packed_requests
 
-    def fetch(self, promql: str) -> asyncio.Task[Sample]:
-        task = self._single.get(promql)
+    def fetch(self, ask: Ask) -> asyncio.Task[Observation]:
+        task = self._single.get(ask)
         if task is None:
-            task = asyncio.ensure_future(self._run_single(promql))
-            self._single[promql] = task
+            task = asyncio.ensure_future(self._run_single(ask))
+            self._single[ask] = task
         return task
 
-    def fetch_together(self, queries: tuple[str, ...]) -> asyncio.Task[list[Sample]]:
-        task = self._packed.get(queries)
+    def fetch_together(self, asks: tuple[Ask, ...]) -> asyncio.Task[list[Observation]]:
+        task = self._packed.get(asks)
         if task is None:
-            task = asyncio.ensure_future(self._run_together(queries))
-            self._packed[queries] = task
+            task = asyncio.ensure_future(self._run_together(asks))
+            self._packed[asks] = task
         return task
 
-    async def observe(self, planned: Iterable[PlannedQuery]) -> dict[QueryKey, Sample]:
+    async def observe(self, planned: Iterable[PlannedQuery]) -> dict[QueryKey, Observation]:
         groups: dict[tuple[str, bool], list[PlannedQuery]] = {}
         for query in planned:
             self.requested += 1
             groups.setdefault((query.key.subject, query.key.window is None), []).append(query)
-        observed: dict[QueryKey, Sample] = {}
-        pending: list[tuple[list[PlannedQuery], asyncio.Task[list[Sample]]]] = []
-        singles: list[tuple[QueryKey, asyncio.Task[Sample]]] = []
+        observed: dict[QueryKey, Observation] = {}
+        pending: list[tuple[list[PlannedQuery], asyncio.Task[list[Observation]]]] = []
+        singles: list[tuple[QueryKey, asyncio.Task[Observation]]] = []
         for group in groups.values():
             if self.packing and len(group) > 1:
-                pending.append((group, self.fetch_together(tuple(q.promql for q in group))))
+                asks = tuple(Ask(q.promql, q.segmentation) for q in group)
+                pending.append((group, self.fetch_together(asks)))
             else:
-                singles.extend((q.key, self.fetch(q.promql)) for q in group)
+                singles.extend((q.key, self.fetch(Ask(q.promql, q.segmentation))) for q in group)
         for group, task in pending:
             observed.update(zip((q.key for q in group), await task, strict=True))
         for key, single in singles:
             observed[key] = await single
         return observed
 
-    async def _run_single(self, promql: str) -> Sample:
+    async def _run_single(self, ask: Ask) -> Observation:
         try:
-            return await self.client.query(promql, self.at)
+            series = await self.client.query_series(ask.promql, self.at)
+            return value_of(ask.promql, series, ask.segmentation)
         except MetricsError as error:
             return missing_from(error)
 
-    async def _run_together(self, queries: tuple[str, ...]) -> list[Sample]:
+    async def _run_together(self, asks: tuple[Ask, ...]) -> list[Observation]:
         """Pack what can be packed safely; send the rest alone, at the same time."""
-        packable = tuple(dict.fromkeys(q for q in queries if is_self_contained(q)))
-        alone = {q: self.fetch(q) for q in queries if q not in packable}
+        packable = tuple(dict.fromkeys(a for a in asks if is_self_contained(a.promql)))
+        alone = {a: self.fetch(a) for a in asks if a not in packable}
         if len(packable) > 1:
             answers = await self._run_packed(packable)
         else:
-            answers = {q: await self.fetch(q) for q in packable}
-        for query, task in alone.items():
-            answers[query] = await task
-        return [answers[q] for q in queries]
+            answers = {a: await self.fetch(a) for a in packable}
+        for ask, task in alone.items():
+            answers[ask] = await task
+        return [answers[a] for a in asks]
 
-    async def _run_packed(self, queries: tuple[str, ...]) -> dict[str, Sample]:
+    async def _run_packed(self, asks: tuple[Ask, ...]) -> dict[Ask, Observation]:
         label = new_part_label()
         self._packed_requests += 1
+        queries = [a.promql for a in asks]
+        found: list[Observation]
         try:
             series = await self.client.query_series(pack(queries, label), self.at)
         except QueryError:
-            samples = list(await asyncio.gather(*(self.fetch(q) for q in queries)))
+            found = list(await asyncio.gather(*(self.fetch(a) for a in asks)))
         except MetricsError as error:
-            samples = [missing_from(error)] * len(queries)
+            found = [missing_from(error)] * len(asks)
         else:
-            samples = unpack(queries, label, series)
-        return dict(zip(queries, samples, strict=True))
+            found = unpack(queries, label, series, [a.segmentation for a in asks])
+        return dict(zip(asks, found, strict=True))

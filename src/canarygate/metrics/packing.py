@@ -1,5 +1,5 @@
 """Packing: the queries of one subject (a journey's good/total over every window, or a
-guardrail's canary/baseline/samples) travel to Prometheus as one request,
+guardrail's canary/baseline/samples) travel to Prometheus as one request, segmented or not,
 
     label_replace(
     <q0>
@@ -8,9 +8,10 @@ guardrail's canary/baseline/samples) travel to Prometheus as one request,
     <q1>
     , "canarygate_part_<random>", "1", "", "")
 
-and the answer is split back by that label. Per request, Prometheus and the HTTP client each
-spend about a millisecond before any data is read, so this cuts the cost of a tick several
-times (see bench/).
+and the answer is split back by that label (a segmented part keeps its segment labels, so its
+series are told apart after the split as they would be alone). Per request, Prometheus and
+the HTTP client each spend about a millisecond before any data is read, so this cuts the cost
+of a tick several times (see bench/).
 
 Packing must never change what a part measures, so:
 - only a query that `is_self_contained` proves cannot reach outside its wrapper is packed
@@ -27,8 +28,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 from canarygate.core.errors import MetricsError, MetricsUnavailable, NoDataError, QueryError
-from canarygate.core.observations import Missing, MissingKind, Sample
-from canarygate.metrics.answers import Series, single_value
+from canarygate.core.observations import Missing, MissingKind, Observation
+from canarygate.core.specs import Segmentation
+from canarygate.metrics.answers import Series
+from canarygate.metrics.segmenting import value_of
 
 PART_LABEL_PREFIX = "canarygate_part_"
 
@@ -82,22 +85,29 @@ def pack(queries: Sequence[str], label: str) -> str:
     )
 
 
-def unpack(queries: Sequence[str], label: str, series: Iterable[Series]) -> list[Sample]:
-    """Split a packed answer back into one sample (or missing) per part. Series without one
-    of the tags `pack` gave are dropped: they cannot be a part's."""
+def unpack(
+    queries: Sequence[str],
+    label: str,
+    series: Iterable[Series],
+    segmentations: Sequence[Segmentation | None] | None = None,
+) -> list[Observation]:
+    """Split a packed answer back into one observation (or missing) per part: one value, or
+    one per segment for a part with a segmentation. Series without one of the tags `pack`
+    gave are dropped: they cannot be a part's."""
     parts: dict[str, list[Series]] = {str(i): [] for i in range(len(queries))}
     for item in series:
         part = item.labels.get(label)
         if part in parts:
             labels = {name: value for name, value in item.labels.items() if name != label}
             parts[part].append(Series(labels, item.value))
-    samples: list[Sample] = []
-    for index, query in enumerate(queries):
+    shapes = segmentations or [None] * len(queries)
+    found: list[Observation] = []
+    for index, (query, segmentation) in enumerate(zip(queries, shapes, strict=True)):
         try:
-            samples.append(single_value(query, parts[str(index)]))
+            found.append(value_of(query, parts[str(index)], segmentation))
         except MetricsError as error:
-            samples.append(missing_from(error))
-    return samples
+            found.append(missing_from(error))
+    return found
 
 
 def missing_from(error: MetricsError) -> Missing:

@@ -4,7 +4,7 @@ Both sides are reduced to one canonical form (types, properties, required, enums
 patterns, scalar defaults) and compared. Descriptions are not compared. CEL rules are
 exercised from the shared fixtures (test_invalid_specs.py here, the API server in
 tests/e2e); the duration bounds' rules are also compared here, as text generated from the
-models' bounds, and so is the first-step rule's message.
+models' bounds, and so are the messages of the first-step and segment rules.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from canarygate.api.fields import (
     TIMEOUT_BOUNDS,
     DurationBounds,
 )
-from canarygate.api.v1alpha1 import FIRST_STEP_MESSAGE, CanaryGate
+from canarygate.api.v1alpha1 import (
+    FIRST_STEP_MESSAGE,
+    GUARDRAIL_LABELS_MESSAGE,
+    GUARDRAIL_SEGMENTS_MESSAGE,
+    JOURNEY_LABELS_MESSAGE,
+    JOURNEY_SEGMENTS_MESSAGE,
+    CanaryGate,
+)
 from canarygate.core.durations import DURATION_PATTERN
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,7 +45,7 @@ def crd_schema() -> Node:
 
 
 def _bounds(node: Node, out: Node) -> None:
-    for key in ("minLength", "maxLength", "pattern", "minItems", "maxItems"):
+    for key in ("minLength", "maxLength", "pattern", "minItems", "maxItems", "maxProperties"):
         if key in node:
             out[key] = node[key]
 
@@ -162,7 +169,7 @@ def test_printer_columns_and_short_name(column: str) -> None:
 SCHEMA_KEYWORDS = {
     "type", "description", "properties", "required", "items", "enum", "default", "format",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-    "minItems", "maxItems", "pattern", "nullable", "additionalProperties",
+    "minItems", "maxItems", "maxProperties", "pattern", "nullable", "additionalProperties",
     "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
     "x-kubernetes-preserve-unknown-fields",
 }  # fmt: skip
@@ -250,3 +257,20 @@ def test_first_step_rule_has_the_models_message() -> None:
     canary = crd_schema()["properties"]["spec"]["properties"]["canary"]
     messages = [rule["message"] for rule in canary["x-kubernetes-validations"]]
     assert messages == [FIRST_STEP_MESSAGE]
+
+
+def test_segment_rules_have_the_models_messages() -> None:
+    spec = crd_schema()["properties"]["spec"]["properties"]
+    journey = spec["journeys"]["items"]["x-kubernetes-validations"]
+    guardrail = spec["canary"]["properties"]["guardrails"]["items"]["x-kubernetes-validations"]
+    assert [r["message"] for r in journey] == [JOURNEY_SEGMENTS_MESSAGE, JOURNEY_LABELS_MESSAGE]
+    messages = [r["message"] for r in guardrail]
+    assert GUARDRAIL_SEGMENTS_MESSAGE in messages
+    assert GUARDRAIL_LABELS_MESSAGE in messages
+
+
+def test_the_schemas_bound_the_segments_a_gate_names() -> None:
+    """maxProperties is compared like any bound: the models' dict limit is in the CRD."""
+    crd = canonical_crd(crd_schema())
+    segments = crd["properties"]["spec"]["properties"]["journeys"]["items"]["properties"]
+    assert segments["segments"]["maxProperties"] == 100
