@@ -13,8 +13,15 @@ from typing import Any
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
+from canarygate.core.durations import Duration
+from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
-from canarygate.core.vocabulary import Verdict
+from canarygate.core.segments import SegmentAssessment
+from canarygate.core.success import SuccessAssessment
+from canarygate.core.vocabulary import Lift, Verdict
+
+# Worst segments shown under a journey or guardrail in the table (JSON lists them all).
+TABLE_SEGMENTS = 3
 
 
 def _number(value: float | None) -> float | None:
@@ -37,19 +44,8 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
         "reasonCodes": [str(reason.code) for reason in decision.reasons],
         "score": _number(decision.score),
         "journeys": [_journey(j) for j in decision.journeys],
-        "guardrails": [
-            {
-                "name": g.name,
-                "verdict": str(g.verdict),
-                "canary": _number(g.canary),
-                "baseline": _number(g.baseline),
-                "samples": _number(g.samples),
-                "severity": str(g.severity),
-                "consecutiveFailures": g.consecutive_failures,
-                "finding": g.finding,
-            }
-            for g in decision.guardrails
-        ],
+        "guardrails": [_guardrail(g) for g in decision.guardrails],
+        "successMetrics": [_success_metric(m) for m in decision.success_metrics],
         # The Error outcome: queries Prometheus refused. Empty when there were none.
         "errors": [
             {
@@ -65,13 +61,82 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
 
 
 def _journey(journey: JourneyAssessment) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "name": journey.name,
         "health": str(journey.health),
         "critical": journey.critical,
         "objective": journey.objective_percent,
         "burnRates": {w: _number(r) for w, r in journey.burn_rate_map().items()},
         "budgetRemaining": _number(journey.budget_remaining),
+    }
+    if journey.segmented:
+        # Additive keys: `health` is the worst of the whole and the segments, `overall` the
+        # journey over all of its traffic (what `burnRates` above describe).
+        found |= {
+            "segmentBy": list(journey.segment_labels),
+            "overall": str(journey.overall),
+            "segments": [_segment(s) for s in journey.segments],
+            "segmentsIgnored": journey.segments_ignored,
+        }
+    return found
+
+
+def _segment(segment: SegmentAssessment) -> dict[str, Any]:
+    return {
+        "segment": segment.labelled(),
+        "health": str(segment.health),
+        "objective": segment.objective_percent,
+        "share": _number(segment.share),
+        "burnRates": {w: _number(r) for w, r in segment.burn_rate_map().items()},
+        "budgetRemaining": _number(segment.budget_remaining),
+        "findings": list(segment.findings),
+    }
+
+
+def _guardrail(g: GuardrailAssessment) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "name": g.name,
+        "verdict": str(g.verdict),
+        "canary": _number(g.canary),
+        "baseline": _number(g.baseline),
+        "samples": _number(g.samples),
+        "severity": str(g.severity),
+        "consecutiveFailures": g.consecutive_failures,
+        "finding": g.finding,
+    }
+    if g.segment_labels:
+        found |= {
+            "segmentBy": list(g.segment_labels),
+            "segments": [
+                {
+                    "segment": s.labelled(),
+                    "verdict": str(s.verdict),
+                    "canary": _number(s.canary),
+                    "baseline": _number(s.baseline),
+                    "samples": _number(s.samples),
+                    "finding": s.finding,
+                }
+                for s in g.segments
+            ],
+            "segmentsIgnored": g.segments_ignored,
+        }
+    return found
+
+
+def _success_metric(m: SuccessAssessment) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "verdict": str(m.verdict),
+        "direction": str(m.direction),
+        "lift": _number(m.lift),
+        "canary": _number(m.canary),
+        "baseline": _number(m.baseline),
+        "samples": _number(m.samples),
+        "baselineSamples": _number(m.baseline_samples),
+        "margin": m.margin,
+        "minLift": m.min_lift,
+        "allowsPromotion": m.allows_promotion,
+        "finding": m.finding,
     }
 
 
@@ -104,35 +169,10 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
         "",
     ]
     lines = [printable(line) for line in lines]
-    windows = sorted({w for j in decision.journeys for w, _ in j.burn_rates})
-    rows = [
-        [
-            j.name,
-            "yes" if j.critical else "no",
-            f"{j.objective_percent:g}%",
-            str(j.health),
-            *(_fmt(dict(j.burn_rates).get(w)) for w in windows),
-            _fmt(j.budget_remaining, ".1%"),
-        ]
-        for j in decision.journeys
-    ]
-    headers = ["JOURNEY", "CRITICAL", "SLO", "HEALTH", *(f"BURN {w}" for w in windows), "BUDGET"]
-    lines += _table(headers, rows)
+    lines += _journey_table(decision)
     if decision.guardrails:
         lines.append("")
-        rows = [
-            [
-                g.name,
-                str(g.severity),
-                str(g.verdict).upper() if g.verdict is not Verdict.PASS else "pass",
-                _fmt(g.canary, ".4g"),
-                _fmt(g.baseline, ".4g"),
-                _fmt(g.samples, ".4g"),
-                f"{g.consecutive_failures}/{g.failure_limit}",
-                g.finding,
-            ]
-            for g in decision.guardrails
-        ]
+        rows = [row for g in decision.guardrails for row in _guardrail_rows(g)]
         headers = [
             "GUARDRAIL",
             "SEVERITY",
@@ -144,4 +184,107 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
             "FINDING",
         ]
         lines += _table(headers, rows)
+    if decision.success_metrics:
+        lines.append("")
+        lines += _success_table(decision.success_metrics)
     return "\n".join(printable(line) for line in lines)
+
+
+BurnRates = tuple[tuple[Duration, float | None], ...]
+
+
+def _burn_row(
+    cells: tuple[str, str, float, str],
+    burns: BurnRates,
+    budget: float | None,
+    windows: list[Duration],
+) -> list[str]:
+    name, critical, objective, health = cells
+    known = dict(burns)
+    return [
+        name,
+        critical,
+        f"{objective:g}%",
+        health,
+        *(_fmt(known.get(w)) for w in windows),
+        _fmt(budget, ".1%"),
+    ]
+
+
+def _journey_table(decision: Decision) -> list[str]:
+    """One row per journey; under a segmented one, its worst segments, indented."""
+    windows = sorted({w for j in decision.journeys for w, _ in j.burn_rates})
+    rows: list[list[str]] = []
+    for j in decision.journeys:
+        health = f"{j.health} ({j.overall} overall)" if j.segmented else str(j.health)
+        cells = (j.name, "yes" if j.critical else "no", j.objective_percent, health)
+        rows.append(_burn_row(cells, j.burn_rates, j.budget_remaining, windows))
+        for s in j.segments[:TABLE_SEGMENTS]:
+            cells = (f"  {s.name}", "", s.objective_percent, str(s.health))
+            rows.append(_burn_row(cells, s.burn_rates, s.budget_remaining, windows))
+        hidden = len(j.segments) - TABLE_SEGMENTS
+        if j.segmented and (hidden > 0 or j.segments_ignored):
+            more = f"+{max(hidden, 0)} more segment(s), {j.segments_ignored} too small to judge"
+            rows.append([f"  ({more})", *([""] * (4 + len(windows)))])
+    headers = ["JOURNEY", "CRITICAL", "SLO", "HEALTH", *(f"BURN {w}" for w in windows), "BUDGET"]
+    return _table(headers, rows)
+
+
+def _verdict(verdict: Verdict) -> str:
+    return str(verdict).upper() if verdict is not Verdict.PASS else "pass"
+
+
+def _guardrail_rows(g: GuardrailAssessment) -> list[list[str]]:
+    rows = [
+        [
+            g.name,
+            str(g.severity),
+            _verdict(g.verdict),
+            _fmt(g.canary, ".4g"),
+            _fmt(g.baseline, ".4g"),
+            _fmt(g.samples, ".4g"),
+            f"{g.consecutive_failures}/{g.failure_limit}",
+            g.finding,
+        ]
+    ]
+    for s in g.segments[:TABLE_SEGMENTS]:
+        rows.append(
+            [
+                f"  {s.name}",
+                "",
+                _verdict(s.verdict),
+                _fmt(s.canary, ".4g"),
+                _fmt(s.baseline, ".4g"),
+                _fmt(s.samples, ".4g"),
+                "",
+                s.finding,
+            ]
+        )
+    return rows
+
+
+def _success_table(metrics: tuple[SuccessAssessment, ...]) -> list[str]:
+    rows = [
+        [
+            m.name,
+            f"{m.direction} is better",
+            str(m.verdict).upper() if m.verdict is Lift.WORSE else str(m.verdict),
+            "-" if m.lift is None else f"{m.lift:+.1%}",
+            _fmt(m.canary, ".4g"),
+            _fmt(m.baseline, ".4g"),
+            f"{_fmt(m.samples, '.6g')}/{_fmt(m.baseline_samples, '.6g')}",
+            "yes" if m.allows_promotion else "no",
+        ]
+        for m in metrics
+    ]
+    headers = [
+        "SUCCESS METRIC",
+        "DIRECTION",
+        "VERDICT",
+        "LIFT",
+        "CANARY",
+        "BASELINE",
+        "SAMPLES",
+        "PROMOTES",
+    ]
+    return _table(headers, rows)
