@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
@@ -116,7 +117,11 @@ async def evaluated(client: AsyncClient, namespace: str) -> int:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     kubeconfig = await asyncio.to_thread(cluster_with_crd)
     prometheus = await asyncio.to_thread(start_fixture_prometheus)
-    client = AsyncClient(KubeConfig.from_file(kubeconfig), field_manager="bench")
+    # Long timeouts: listing thousands of gates on an API server sharing two cores with the
+    # operator under test can take more than lightkube's default.
+    client = AsyncClient(
+        KubeConfig.from_file(kubeconfig), field_manager="bench", timeout=httpx2.Timeout(120)
+    )
     namespace = f"steady-{uuid.uuid4().hex[:6]}"
     await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
     logs = Path(tempfile.mkdtemp(prefix="canarygate-steady-"))
