@@ -88,6 +88,9 @@ class GateRecord:
     failures: int = 0
     busy: bool = False
     last_drift_check: float = 0.0
+    # When this gate was last due (monotonic): the next evaluation is one interval after
+    # it, so time spent processing never stretches the rhythm.
+    last_due: float | None = None
     notes: dict[str, str] = field(default_factory=dict)  # last Event reason per topic
     _planned: tuple[PlannedQuery, ...] | None = None
 

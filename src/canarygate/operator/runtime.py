@@ -80,6 +80,7 @@ class Runtime:
         if old is not None:
             record.failures = old.failures
             record.last_drift_check = old.last_drift_check
+            record.last_due = old.last_due
             record.notes = old.notes
         self.records[key] = record
         changed = (
@@ -117,7 +118,7 @@ class Runtime:
             due = self.queue.pop_due(now + self.settings.batch_window_seconds)
             if due:
                 self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
-                self._tick([key for key, _ in due])
+                self._tick(due)
         await self._drain()
 
     async def stop(self) -> None:
@@ -127,8 +128,13 @@ class Runtime:
         await self._drain()
         await self.pool.aclose()
 
-    def _tick(self, keys: list[GateKey]) -> None:
-        records = [self.records[k] for k in keys if k in self.records and k not in self._busy]
+    def _tick(self, due: list[tuple[GateKey, float]]) -> None:
+        records = []
+        for key, when in due:
+            record = self.records.get(key)
+            if record is not None and key not in self._busy:
+                record.last_due = when
+                records.append(record)
         groups: dict[PrometheusConfig, list[GateRecord]] = {}
         others: list[GateRecord] = []
         for record in records:
@@ -218,9 +224,12 @@ class Runtime:
         else:
             record.failures = 0
             delay = record.interval_seconds if outcome.after is None else outcome.after
-        due = time.monotonic() + delay
+        now = time.monotonic()
+        due = now + delay
         if outcome.after is None and not outcome.failed:
-            due = _on_grid(due, record.interval_seconds)
+            # One interval after it was last due, on the shared grid, never in the past.
+            base = record.last_due if record.last_due is not None else now
+            due = _on_grid(max(base + delay, now), record.interval_seconds)
         earlier = self.queue.due_at(key)
         self.queue.schedule(key, due if earlier is None else min(due, earlier))
 
