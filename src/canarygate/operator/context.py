@@ -66,6 +66,22 @@ AT_INTERVAL = Next()
 SOON = Next(after=1.0)
 
 
+@dataclass(frozen=True)
+class Transition:
+    """What happened to a gate, as its Event says it, with the gate as just written (its
+    status holds the evidence: health, journeys, guardrails, the matrix cell, history)."""
+
+    gate: Mapping[str, Any]
+    reason: EventReason
+    message: str
+    warning: bool
+
+
+class Notify(Protocol):
+    def __call__(self, transition: Transition) -> None:
+        """Take a transition for delivery; must return at once and never raise."""
+
+
 class GateContext:
     def __init__(
         self,
@@ -73,11 +89,13 @@ class GateContext:
         remember: Callable[[Mapping[str, Any]], None],
         settings: RolloutSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        notify: Notify | None = None,
     ) -> None:
         self.store = store
         self.remember = remember
         self.settings = settings
         self.clock = clock
+        self.notify = notify
 
     def backend(self, record: GateRecord) -> TrafficBackend:
         return backend_for(record.provider, record.key.namespace, record.traffic_settings)
@@ -117,6 +135,10 @@ class GateContext:
     async def event(
         self, body: Mapping[str, Any], reason: EventReason, message: str, *, warning: bool = False
     ) -> None:
+        """The one place a transition is announced: an Event on the gate, and the same
+        transition to the notifier, if any (which queues it and returns at once)."""
+        if self.notify is not None:
+            self.notify(Transition(body, reason, message, warning))
         await self.store.emit_event(
             GateRef.from_body(body),
             type="Warning" if warning else "Normal",

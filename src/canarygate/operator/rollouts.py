@@ -28,6 +28,7 @@ from canarygate.operator.context import (
     GateContext,
     GateStore,
     Next,
+    Notify,
     RolloutSettings,
 )
 from canarygate.operator.records import FINALIZER, GateRecord
@@ -44,9 +45,10 @@ class Rollouts:
         remember: Callable[[Mapping[str, Any]], None],
         settings: RolloutSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        notify: Notify | None = None,
     ) -> None:
         self.settings = settings or RolloutSettings()
-        self.context = GateContext(store, remember, self.settings, clock)
+        self.context = GateContext(store, remember, self.settings, clock, notify)
 
     async def process(self, record: GateRecord, decision: Decision | None) -> Next:
         """One transition of one gate; never raises for a problem of that gate."""
