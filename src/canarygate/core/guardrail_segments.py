@@ -3,10 +3,11 @@ a region), so that a canary failing for one tier only is caught although it pass
 its traffic.
 
 A segment with fewer canary samples than `minSamples` is not judged, and is counted, as a
-journey's tiny segment is not: it neither passes nor fails. Every other segment gets the
-verdict of a guardrail (core.verdicts). The guardrail fails when any judged segment fails;
-otherwise it is inconclusive when any judged segment is (silence never passes) or when no
-segment could be judged; otherwise it passes.
+journey's tiny segment is not: it neither passes nor fails. A negative value is invalid
+evidence whatever the segment's size (the queries are wrong, not the segment small). Every
+other segment gets the verdict of a guardrail (core.verdicts). The guardrail fails when any
+judged segment fails; otherwise it is inconclusive when any judged segment is (silence never
+passes) or when no segment could be judged; otherwise it passes.
 """
 
 from __future__ import annotations
@@ -108,9 +109,6 @@ def judge_segments(
     for segment in sorted(names):
         # No samples series for a segment: the canary served it no requests.
         count = None if samples is None else measured(_read(samples, segment, 0.0), Role.SAMPLES)
-        if spec.min_samples is not None and isinstance(count, float) and count < spec.min_samples:
-            ignored += 1
-            continue
         canary = measured(
             _read(canaries, segment, Missing(MissingKind.NO_DATA, "no canary series")),
             Role.CANARY,
@@ -123,8 +121,24 @@ def judge_segments(
                 Role.BASELINE,
             )
         )
-        verdict, finding = verdict_of(spec, canary, baseline, count)
         values = (canary, baseline, count)
+        invalid = any(isinstance(v, Missing) and v.kind is MissingKind.INVALID for v in values)
+        too_few = (
+            spec.min_samples is not None and isinstance(count, float) and count < spec.min_samples
+        )
+        # Impossible values say the queries are wrong, not that the segment is small.
+        if too_few and not invalid:
+            ignored += 1
+            continue
+        if invalid:
+            verdict = Verdict.INCONCLUSIVE
+            finding = "; ".join(
+                v.describe()
+                for v in values
+                if isinstance(v, Missing) and v.kind is MissingKind.INVALID
+            )
+        else:
+            verdict, finding = verdict_of(spec, canary, baseline, count)
         judged.append(
             GuardrailSegment(
                 labels=segmentation.labels,
@@ -134,8 +148,7 @@ def judge_segments(
                 baseline=_value(baseline),
                 samples=_value(count),
                 finding=finding,
-                invalid_evidence=verdict is Verdict.INCONCLUSIVE
-                and any(isinstance(v, Missing) and v.kind is MissingKind.INVALID for v in values),
+                invalid_evidence=invalid and verdict is Verdict.INCONCLUSIVE,
             )
         )
     judged.sort(key=lambda s: (_RANK[s.verdict], -s.excess(), s.segment))
