@@ -263,6 +263,128 @@ def _canary_latency_lines(history: CanaryHistory) -> Iterator[str]:
         yield from _histogram_lines(labels, rate, constant(slow), ages)
 
 
+# A week of a storefront, sampled every 30 s, for replays (`canarygate replay`). Its events,
+# by their start before FIXTURE_NOW, are what the replay tests and the README's replay expect.
+WEEK = 7 * DAY
+WEEK_STEP = 30
+CANARY_BLIP_AGE = 6 * DAY  # the canary fails 20 % of requests for one minute
+CUSTOMER_BLIP_AGE = 5 * DAY  # customers see 5 % errors for one minute (burn 50 over 1m)
+BROWSE_GAP_AGE = 3 * DAY  # browse's exporter stops for 20 minutes
+INCIDENT_AGE = 2 * DAY  # customers see 10 % errors (burn 100) for one hour
+INCIDENT_MINUTES = 60
+# During the replay of the incident day, a second canary blip while the canary ramps again.
+RAMP_BLIP_AGE = INCIDENT_AGE - 7 * HOUR - 6 * MINUTE
+
+
+def minute_blip(base: float, value: float, age: float) -> Profile:
+    """`value` during the minute that ends `age` seconds before now."""
+    return between(base, value, age - MINUTE, age)
+
+
+@dataclass(frozen=True)
+class WeekJourney:
+    """A journey sampled every WEEK_STEP seconds for the last 8 days (10 min before)."""
+
+    journey: str
+    error_ratio: Profile
+    rate: float = 50.0
+    gaps: tuple[tuple[float, float], ...] = ()  # (newest, oldest) ages without samples
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WeekCanary:
+    """A canary and its stable, sampled like WeekJourney for the last 8 days."""
+
+    app: str
+    canary_error_ratio: Profile
+    canary_rate: float = 20.0
+    stable_error_ratio: float = 0.001
+    stable_rate: float = 100.0
+    description: str = ""
+
+
+def _storefront_errors(age: float) -> float:
+    if INCIDENT_AGE - INCIDENT_MINUTES * MINUTE <= age < INCIDENT_AGE:
+        return 0.10
+    return minute_blip(0.0002, 0.05, CUSTOMER_BLIP_AGE)(age)
+
+
+def _storefront_canary_errors(age: float) -> float:
+    if CANARY_BLIP_AGE - MINUTE <= age < CANARY_BLIP_AGE:
+        return 0.20
+    return minute_blip(0.001, 0.20, RAMP_BLIP_AGE)(age)
+
+
+WEEK_JOURNEYS = [
+    WeekJourney(
+        "storefront",
+        _storefront_errors,
+        description="0.02 % errors; a one-minute blip of 5 % five days ago; an incident of "
+        "10 % errors for an hour two days ago",
+    ),
+    WeekJourney(
+        "browse",
+        constant(0.001),
+        rate=30.0,
+        gaps=((BROWSE_GAP_AGE - 20 * MINUTE, BROWSE_GAP_AGE),),
+        description="0.1 % errors; no samples for 20 minutes three days ago",
+    ),
+]
+WEEK_CANARIES = [
+    WeekCanary(
+        "storefront",
+        _storefront_canary_errors,
+        description="canary as good as stable but for two one-minute blips of 20 % errors",
+    ),
+]
+
+
+def week_sample_ages(gaps: tuple[tuple[float, float], ...] = ()) -> list[float]:
+    """Ages oldest first: every 10 minutes back to 31 days, every WEEK_STEP s for 8 days."""
+    ages = {float(a) for a in range(HISTORY, 8 * DAY, -600)}
+    ages |= {float(a) for a in range(8 * DAY, -1, -WEEK_STEP)}
+    return sorted(
+        (a for a in ages if not any(newest < a <= oldest for newest, oldest in gaps)),
+        reverse=True,
+    )
+
+
+def _integrated(ages: list[float], rate: Profile) -> _Counter:
+    counter = _Counter()
+    previous: float | None = None
+    for age in ages:
+        # Integrated on the full grid, so that a gap hides samples, not the events in it.
+        counter.advance(age, previous, rate(age if previous is None else (age + previous) / 2))
+        previous = age
+    return counter
+
+
+def _split(rate: float, errors: Profile) -> tuple[tuple[str, Profile], ...]:
+    """Requests per second by status code: good ones as 200, errors as 500."""
+    return (("200", lambda age: rate * (1 - errors(age))), ("500", lambda age: rate * errors(age)))
+
+
+def _week_journey_lines(history: WeekJourney) -> Iterator[str]:
+    grid = week_sample_ages()
+    kept = set(week_sample_ages(history.gaps))
+    for code, rate in _split(history.rate, history.error_ratio):
+        points = [(age, value) for age, value in _integrated(grid, rate).points if age in kept]
+        yield from _lines("http_requests_total", {"journey": history.journey, "code": code}, points)
+
+
+def _week_canary_lines(history: WeekCanary) -> Iterator[str]:
+    grid = week_sample_ages()
+    versions: tuple[tuple[str, float, Profile], ...] = (
+        ("stable", history.stable_rate, constant(history.stable_error_ratio)),
+        ("canary", history.canary_rate, history.canary_error_ratio),
+    )
+    for version, total, errors in versions:
+        for code, rate in _split(total, errors):
+            labels = {"app": history.app, "version": version, "code": code}
+            yield from _lines("http_requests_total", labels, _integrated(grid, rate).points)
+
+
 def openmetrics() -> str:
     """The whole fixture as one OpenMetrics document (families grouped, samples in time order)."""
     lines = ["# TYPE http_requests_total unknown"]
@@ -272,6 +394,10 @@ def openmetrics() -> str:
     for canary in CANARIES:
         for labels, counter in _canary_series(canary):
             lines.extend(_lines("http_requests_total", labels, counter.points))
+    for week_journey in WEEK_JOURNEYS:
+        lines.extend(_week_journey_lines(week_journey))
+    for week_canary in WEEK_CANARIES:
+        lines.extend(_week_canary_lines(week_canary))
     families: dict[str, list[str]] = {"bucket": [], "count": [], "sum": []}
     latency_lines = itertools.chain(
         itertools.chain.from_iterable(_latency_lines(latency) for latency in LATENCIES),

@@ -17,48 +17,42 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import NoReturn
 
 from canarygate import __version__
-from canarygate.api.fields import TIMEOUT_BOUNDS
-from canarygate.api.loading import MAX_MANIFEST_BYTES, ManifestError, UnreadableManifest, load_gates
+from canarygate.api.converting import to_gate_spec
+from canarygate.api.loading import ManifestError, UnreadableManifest, load_gates
 from canarygate.api.v1alpha1 import CanaryGate
-from canarygate.cli.arguments import (
-    MAX_RETRIES,
-    UsageError,
-    check_address,
-    check_ca_file,
-    parse_time,
-    parse_timeout,
-    read_basic_auth,
-    read_bearer_token,
-    whole_number,
-)
+from canarygate.cli.arguments import UsageError, parse_time, whole_number
+from canarygate.cli.explaining import explanation_text
 from canarygate.cli.operating import add_run_parser, run_operator
+from canarygate.cli.options import (
+    PROMETHEUS_ENV,
+    add_connection_options,
+    add_manifest_option,
+    add_prometheus_options,
+    check_connection_arguments,
+    prometheus_configs,
+)
 from canarygate.cli.rendering import decision_document, decision_table
+from canarygate.cli.replaying import add_replay_parser, run_replay
+from canarygate.cli.rules import add_rules_parser, run_rules
 from canarygate.cli.sanitising import printable
-from canarygate.core import defaults
 from canarygate.core.decisions import Decision
 from canarygate.core.errors import ConfigurationError, SpecError
+from canarygate.core.explaining import explain
 from canarygate.core.matrix import matrix_as_markdown
-from canarygate.evaluating import (
-    ClientPool,
-    Connection,
-    MissingAddress,
-    evaluate_everywhere,
-    prometheus_config,
-)
+from canarygate.evaluating import ClientPool, evaluate_everywhere
 from canarygate.metrics import PrometheusConfig
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
-PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
 DEBUG_ENV = "CANARYGATE_DEBUG"
+_TIME_OPTIONS = frozenset({"--at", "--from", "--to"})
 
-__all__ = ["build_parser", "main", "parse_time"]
+__all__ = ["PROMETHEUS_ENV", "build_parser", "main", "parse_time"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,18 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate once, offline from Kubernetes. Exit 0 when a decision was "
         "produced (unknown health holds), 2 for an invalid spec or arguments.",
     )
-    evaluate.add_argument(
-        "-f",
-        "--filename",
-        required=True,
-        type=Path,
-        help=f"gate YAML, or - for stdin (UTF-8, at most {MAX_MANIFEST_BYTES >> 20} MiB)",
-    )
-    evaluate.add_argument(
-        "--prometheus",
-        metavar="URL",
-        help=f"Prometheus base URL (default: spec.prometheus.address, then ${PROMETHEUS_ENV})",
-    )
+    add_manifest_option(evaluate)
+    add_prometheus_options(evaluate)
     evaluate.add_argument(
         "--at", metavar="TIME", help="evaluation instant, RFC 3339 or unix seconds (default now)"
     )
@@ -105,45 +89,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="current canary percent, 0..100 (default status.weight, else 0)",
     )
     evaluate.add_argument("-o", "--output", choices=("json", "table"), default="table")
-    auth = evaluate.add_argument_group("Prometheus connection")
-    auth.add_argument(
-        "--timeout",
-        default=None,
-        metavar="DURATION",
-        help=f"per-query timeout, {TIMEOUT_BOUNDS.shortest}..{TIMEOUT_BOUNDS.longest} "
-        f"(default spec.prometheus.timeout, else {defaults.QUERY_TIMEOUT})",
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="also say, rule by rule, which thresholds, windows and numbers decided",
     )
-    auth.add_argument(
-        "--retries",
-        type=whole_number(0, MAX_RETRIES, "number"),
-        default=defaults.QUERY_RETRIES,
-        metavar="N",
-        help=f"retries per query, 0..{MAX_RETRIES} (default {defaults.QUERY_RETRIES})",
-    )
-    auth.add_argument("--bearer-token-file", type=Path, metavar="PATH")
-    auth.add_argument(
-        "--basic-auth-file", type=Path, metavar="PATH", help="file holding user:password"
-    )
-    auth.add_argument("--ca-file", type=Path, metavar="PATH", help="PEM CA bundle for HTTPS")
-    auth.add_argument("--insecure-skip-verify", action="store_true")
+    add_connection_options(evaluate)
 
     add_run_parser(commands)
+    add_replay_parser(commands)
+    add_rules_parser(commands)
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
     return parser
 
 
 def _numbers_kept_as_values(argv: Sequence[str]) -> list[str]:
     """`--at -1e20` is a value, not an option: argparse only knows `-5` and `-.5` as
-    negative numbers, so a negative number after --at is glued to it (`--at=-1e20`)."""
+    negative numbers, so a negative number after a time option is glued to it
+    (`--at=-1e20`)."""
     joined: list[str] = []
     tokens = iter(argv)
     for token in tokens:
-        if token == "--at":
+        if token in _TIME_OPTIONS:
             value = next(tokens, None)
             if value is None:
                 joined.append(token)
             elif value.startswith("-") and _is_number(value):
-                joined.append(f"--at={value}")
+                joined.append(f"{token}={value}")
             else:
                 joined += [token, value]
         else:
@@ -159,32 +131,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _connection(args: argparse.Namespace, gates: Sequence[CanaryGate]) -> Connection:
-    """The command line's part of the Prometheus precedence (see `evaluating.Connection`).
-    The variable is checked only when a gate will use it: a broken default nobody needs
-    should not fail a run."""
-    fallback = os.environ.get(PROMETHEUS_ENV) or None
-    needed = args.prometheus is None and any(gate.spec.prometheus is None for gate in gates)
-    if fallback is not None and needed:
-        check_address(fallback, source=f"${PROMETHEUS_ENV}")
-    return Connection(
-        address=args.prometheus,
-        fallback_address=fallback,
-        timeout=parse_timeout(args.timeout) if args.timeout is not None else None,
-        retries=args.retries,
-        bearer_token=read_bearer_token(args.bearer_token_file) if args.bearer_token_file else None,
-        basic_auth=read_basic_auth(args.basic_auth_file) if args.basic_auth_file else None,
-        ca_file=check_ca_file(args.ca_file) if args.ca_file else None,
-        insecure_skip_verify=args.insecure_skip_verify,
-    )
-
-
 def _check_arguments(args: argparse.Namespace) -> datetime:
     """Everything the command line says, before a file is read; returns the instant."""
-    if args.prometheus is not None:
-        check_address(args.prometheus, source="--prometheus")
-    if args.timeout is not None:
-        parse_timeout(args.timeout)
+    check_connection_arguments(args)
     return parse_time(args.at) if args.at is not None else datetime.now(UTC)
 
 
@@ -201,21 +150,23 @@ async def _evaluate_all(
 def _run_evaluate(args: argparse.Namespace) -> int:
     at = _check_arguments(args)
     gates = load_gates(args.filename)
-    connection = _connection(args, gates)
-    try:
-        configs = [prometheus_config(gate, connection) for gate in gates]
-    except MissingAddress:
-        raise UsageError(
-            "no Prometheus address: pass --prometheus, set spec.prometheus.address "
-            f"or ${PROMETHEUS_ENV}"
-        ) from None
+    configs = prometheus_configs(args, gates)
     decisions = asyncio.run(_evaluate_all(gates, configs, at, args.weight))
+    pairs = list(zip(gates, decisions, strict=True))
     if args.output == "json":
-        documents = [decision_document(g, d) for g, d in zip(gates, decisions, strict=True)]
+        documents = [decision_document(g, d) for g, d in pairs]
+        if args.explain:
+            for document, (gate, decision) in zip(documents, pairs, strict=True):
+                document["explain"] = list(explain(to_gate_spec(gate), decision))
         payload = documents[0] if len(documents) == 1 else documents
         print(json.dumps(payload, indent=2))
     else:
-        print("\n\n".join(decision_table(g, d) for g, d in zip(gates, decisions, strict=True)))
+        tables = [
+            decision_table(g, d)
+            + (explanation_text(explain(to_gate_spec(g), d)) if args.explain else "")
+            for g, d in pairs
+        ]
+        print("\n\n".join(tables))
     return EXIT_OK
 
 
@@ -239,6 +190,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return _run_evaluate(args)
         if args.command == "run":
             return run_operator(args)
+        if args.command == "replay":
+            return run_replay(args)
+        if args.command == "rules":
+            return run_rules(args)
         print(matrix_as_markdown())
         return EXIT_OK
     except UnreadableManifest as error:

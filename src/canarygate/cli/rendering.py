@@ -14,6 +14,7 @@ from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
+from canarygate.core.explaining import describe_freshness
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.segments import SegmentAssessment
@@ -43,7 +44,7 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
         "reasons": [reason.message for reason in decision.reasons],
         "reasonCodes": [str(reason.code) for reason in decision.reasons],
         "score": _number(decision.score),
-        "journeys": [_journey(j) for j in decision.journeys],
+        "journeys": [_with_freshness(_journey(j), decision) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
         # The Error outcome: queries Prometheus refused. Empty when there were none.
@@ -79,6 +80,29 @@ def _journey(journey: JourneyAssessment) -> dict[str, Any]:
             "segmentsIgnored": journey.segments_ignored,
         }
     return found
+
+
+def _with_freshness(document: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    """An additive key: how old the journey's newest sample was, and whether that was stale."""
+    found = next((f for f in decision.freshness if f.journey == document["name"]), None)
+    if found is not None:
+        document["freshness"] = {
+            "newestSampleAge": _number(found.age_seconds),
+            "maxSampleAge": found.max_age.text,
+            "stale": found.stale,
+            "measured": found.measured,
+            "detail": found.detail,
+        }
+    return document
+
+
+def freshness_lines(decision: Decision) -> list[str]:
+    """`Data:    checkout 12s old, login stale 7m05s (maxSampleAge 5m)`."""
+    ages = [f"{f.journey} {describe_freshness(f)}" for f in decision.freshness if f.measured]
+    if not ages:
+        return []
+    bound = decision.freshness[0].max_age
+    return [printable(f"Data:    newest samples: {', '.join(ages)} (maxSampleAge {bound})")]
 
 
 def _segment(segment: SegmentAssessment) -> dict[str, Any]:
@@ -170,6 +194,7 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
     ]
     lines = [printable(line) for line in lines]
     lines += _journey_table(decision)
+    lines += freshness_lines(decision)
     if decision.guardrails:
         lines.append("")
         rows = [row for g in decision.guardrails for row in _guardrail_rows(g)]

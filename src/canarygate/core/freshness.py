@@ -60,11 +60,16 @@ def freshness_key(journey: JourneySpec) -> QueryKey:
     return QueryKey(journey.name, Role.FRESHNESS, LOOKBACK)
 
 
+def freshness_selectors(journey: JourneySpec, spec: GateSpec) -> tuple[str, ...]:
+    """The selectors of the journey's `sli.total`, rendered with its shortest window."""
+    windows = spec.health.windows() or (journey.window,)
+    return window_selectors(journey.sli.total, windows[0].text, spec.canary.interval.text)
+
+
 def freshness_query(journey: JourneySpec, spec: GateSpec) -> str | None:
     """The PromQL for the age in seconds of the journey's newest sample, or None when no
     selector can be found in its `sli.total`."""
-    windows = spec.health.windows() or (journey.window,)
-    selectors = window_selectors(journey.sli.total, windows[0].text, spec.canary.interval.text)
+    selectors = freshness_selectors(journey, spec)
     newest = [
         f"max(timestamp({s}) or max_over_time(timestamp({s})[{LOOKBACK}:{_RESOLUTION}]))"
         for s in selectors

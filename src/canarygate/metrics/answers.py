@@ -1,5 +1,6 @@
 """Reading Prometheus' instant-query answers: from HTTP status and body bytes to series, or to
-the MetricsError that says what was wrong. Nothing else ever escapes from here.
+the MetricsError that says what was wrong. Nothing else ever escapes from here. Range answers
+(`metrics.range_answers`) go through the same status, document and sample checks.
 
 A body is trusted for nothing: every item, label and sample is checked for the shape the
 HTTP API documents (`[<unix time>, "<number as text>"]`), so an odd proxy or a broken
@@ -34,6 +35,12 @@ class Series:
 
 def series_from_answer(promql: str, status: int, reason: str, body: bytes) -> list[Series]:
     """The series of a complete HTTP answer, or the MetricsError its status or body means."""
+    check_status(promql, status, reason, body)
+    return parse_answer(promql, body)
+
+
+def check_status(promql: str, status: int, reason: str, body: bytes) -> None:
+    """Raise the MetricsError an HTTP status other than 200 means (instant or range query)."""
     if status in (400, 422):
         detail = error_detail(body, reason)
         raise QueryError(f"Prometheus rejected the query: {detail}", query=promql)
@@ -46,22 +53,11 @@ def series_from_answer(promql: str, status: int, reason: str, body: bytes) -> li
         raise MetricsUnavailable(
             f"unexpected HTTP {status} from Prometheus: {detail}", query=promql
         )
-    return parse_answer(promql, body)
 
 
 def parse_answer(promql: str, body: bytes) -> list[Series]:
     """Every series of a 200 answer's body (a scalar is one series without labels)."""
-    document = _decoded(promql, body)
-    if not isinstance(document, dict):
-        raise _malformed(promql, "the answer is not a JSON object")
-    status = document.get("status")
-    if status == "error":
-        raise _refusal(promql, document)
-    if status != "success":
-        raise _malformed(promql, f"status is {_shown(status)}, not success or error")
-    data = document.get("data")
-    if not isinstance(data, dict):
-        raise _malformed(promql, "the answer has no data object")
+    data = answer_data(promql, body)
     kind, result = data.get("resultType"), data.get("result")
     if kind == "vector":
         return _vector(promql, result)
@@ -73,6 +69,23 @@ def parse_answer(promql: str, body: bytes) -> list[Series]:
             query=promql,
         )
     raise _malformed(promql, f"unknown resultType {_shown(kind)}")
+
+
+def answer_data(promql: str, body: bytes) -> dict[str, object]:
+    """The `data` object of a 200 answer whose status is success; a refusal (`status:
+    error`) or anything malformed raises the MetricsError it means."""
+    document = _decoded(promql, body)
+    if not isinstance(document, dict):
+        raise _malformed(promql, "the answer is not a JSON object")
+    status = document.get("status")
+    if status == "error":
+        raise _refusal(promql, document)
+    if status != "success":
+        raise _malformed(promql, f"status is {_shown(status)}, not success or error")
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise _malformed(promql, "the answer has no data object")
+    return data
 
 
 def single_value(promql: str, series: list[Series]) -> float:
@@ -158,6 +171,11 @@ def _series(promql: str, item: object) -> Series:
 
 
 def _sample(promql: str, pair: object) -> float:
+    return timed_sample(promql, pair)[1]
+
+
+def timed_sample(promql: str, pair: object) -> tuple[float, float]:
+    """`[<unix time>, "<number as text>"]` as (time, value), or MalformedAnswer."""
     if not isinstance(pair, list) or len(pair) != 2:
         raise _malformed(promql, f"a sample that is not a [time, value] pair: {_shown(pair)}")
     time, text = pair
@@ -168,7 +186,7 @@ def _sample(promql: str, pair: object) -> float:
         raise _malformed(promql, f"a sample time that is not finite: {_shown(time)}")
     if not isinstance(text, str) or not _NUMBER.fullmatch(text):
         raise _malformed(promql, f"a sample value that is not a number as text: {_shown(text)}")
-    return float(text)
+    return float(time), float(text)
 
 
 def _malformed(promql: str, what: str) -> MalformedAnswer:
@@ -177,3 +195,8 @@ def _malformed(promql: str, what: str) -> MalformedAnswer:
 
 def _shown(value: object) -> str:
     return one_line(repr(value), limit=60)
+
+
+# The range reader (metrics.range_answers) reports problems in the same words.
+malformed = _malformed
+shown = _shown

@@ -1,6 +1,6 @@
-"""Prometheus HTTP API client: instant queries at a given time, with deadlines, retries, a
-circuit breaker, a response size cap and auth. One client per Prometheus (see
-`metrics.settings` for the config and its canonical address).
+"""Prometheus HTTP API client: instant queries at a given time, and range queries for replays
+of the past, with deadlines, retries, a circuit breaker, a response size cap and auth. One
+client per Prometheus (see `metrics.settings` for the config and its canonical address).
 
 Every failure surfaces as a MetricsError (the tree is in `metrics.errors`); an empty result,
 NaN or an infinity raises NoDataError and is never turned into zero. No message shows a
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 
@@ -25,9 +27,19 @@ from canarygate.metrics.bodies import ACCEPTED_ENCODING, read_body
 from canarygate.metrics.breaker import CircuitBreaker
 from canarygate.metrics.errors import CircuitOpen, failure_kind
 from canarygate.metrics.pacing import Deadline, backoff_delay, retry_after_seconds
+from canarygate.metrics.range_answers import RangeSeries, range_series_from_answer
 from canarygate.metrics.settings import PrometheusConfig, secret_texts, tls_verification
 
-__all__ = ["ClientStats", "PrometheusClient", "PrometheusConfig", "Series", "single_value"]
+__all__ = [
+    "ClientStats",
+    "PrometheusClient",
+    "PrometheusConfig",
+    "RangeSeries",
+    "Series",
+    "single_value",
+]
+
+_Parsed = TypeVar("_Parsed")
 
 # Statuses worth a second try: overload, gateway trouble, Prometheus' own query timeout.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -111,15 +123,41 @@ class PrometheusClient:
 
     async def query_series(self, promql: str, at: datetime) -> list[Series]:
         """Evaluate `promql` at instant `at`; every series of the result (a scalar is one)."""
+        form = {"query": promql, "time": _unix(at)}
+        return await self._ask(promql, "/api/v1/query", form, series_from_answer)
+
+    async def query_range_series(
+        self, promql: str, start: datetime, end: datetime, step_seconds: float
+    ) -> list[RangeSeries]:
+        """Evaluate `promql` at `start`, `start + step`... up to `end` (`/api/v1/query_range`:
+        each point is what an instant query at that time answers); every series of the result.
+        Prometheus refuses more than 11,000 points per series: the caller splits longer ranges."""
+        form = {
+            "query": promql,
+            "start": _unix(start),
+            "end": _unix(end),
+            "step": f"{step_seconds:.3f}".rstrip("0").rstrip("."),
+        }
+        return await self._ask(promql, "/api/v1/query_range", form, range_series_from_answer)
+
+    async def _ask(
+        self,
+        promql: str,
+        path: str,
+        form: dict[str, str],
+        parse: Callable[[str, int, str, bytes], _Parsed],
+    ) -> _Parsed:
+        """One query with its retries, counted in the stats, its errors redacted."""
         self.stats.queries += 1
         try:
-            return await self._query_series(promql, at)
+            answer = await self._answer(path, form)
+            return parse(promql, answer.status, answer.reason, answer.body)
         except MetricsError as error:
             kind = failure_kind(error)
             self.stats.failures[kind] = self.stats.failures.get(kind, 0) + 1
             raise self._redacted(error, promql) from None
 
-    async def _query_series(self, promql: str, at: datetime) -> list[Series]:
+    async def _answer(self, path: str, form: dict[str, str]) -> _Answer:
         deadline = Deadline(self.config.query_deadline)
         attempts = self.config.retries + 1
         failure = _Retryable("no attempt was made", "none")
@@ -127,11 +165,10 @@ class PrometheusClient:
             if attempt:
                 await self._pause_before_retry(attempt, failure, deadline)
             try:
-                answer = await self._attempt(promql, at, deadline)
+                return await self._attempt(path, form, deadline)
             except _Retryable as error:
                 failure = error
                 continue
-            return series_from_answer(promql, answer.status, answer.reason, answer.body)
         raise MetricsUnavailable(
             f"Prometheus unavailable after {attempts} attempt(s): {failure.problem}"
         )
@@ -158,7 +195,7 @@ class PrometheusClient:
         self.stats.retries += 1
         await asyncio.sleep(delay)
 
-    async def _attempt(self, promql: str, at: datetime, deadline: Deadline) -> _Answer:
+    async def _attempt(self, path: str, form: dict[str, str], deadline: Deadline) -> _Answer:
         """One request, holding a connection slot, within the time left; breaker-aware."""
         async with self._limit:
             deadline.start()
@@ -171,25 +208,21 @@ class PrometheusClient:
             started = self._breaker.attempt_started()
             self.stats.requests += 1
             try:
-                answer = await self._exchange(promql, at, budget)
+                answer = await self._exchange(path, form, budget)
             except _Retryable as failure:
                 self._note_failure(started, failure)
                 raise
             self._breaker.succeeded()
             return answer
 
-    async def _exchange(self, promql: str, at: datetime, budget: float) -> _Answer:
+    async def _exchange(self, path: str, form: dict[str, str], budget: float) -> _Answer:
         """Send, and read the whole answer, within `budget` seconds in all."""
-        form = {
-            "query": promql,
-            "time": f"{at.timestamp():.3f}",
-            # Prometheus parses durations as integers with a unit: "10.0s" is refused.
-            "timeout": f"{max(1, round(budget * 1000))}ms",
-        }
+        # Prometheus parses durations as integers with a unit: "10.0s" is refused.
+        form = {**form, "timeout": f"{max(1, round(budget * 1000))}ms"}
         try:
             async with (
                 asyncio.timeout(budget),
-                self._http.stream("POST", "/api/v1/query", data=form) as response,
+                self._http.stream("POST", path, data=form) as response,
             ):
                 body = await read_body(response, self.config.max_response_bytes)
         except (TimeoutError, httpx.TimeoutException):
@@ -217,6 +250,10 @@ class PrometheusClient:
         if message == error.message and error.query is not None:
             return error
         return type(error)(message, query=error.query or promql)
+
+
+def _unix(at: datetime) -> str:
+    return f"{at.timestamp():.3f}"
 
 
 def _retryable_status(answer: _Answer, retry_after: str | None) -> _Retryable:

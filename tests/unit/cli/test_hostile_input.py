@@ -14,6 +14,7 @@ import pytest
 
 from canarygate.api import parse_gate, to_gate_spec
 from canarygate.cli import main as cli
+from canarygate.cli import options
 from canarygate.cli.main import main
 from canarygate.cli.rendering import decision_table
 from canarygate.cli.sanitising import printable
@@ -295,7 +296,7 @@ def test_a_configuration_error_from_the_client_is_one_line(
     def refuse(*_: object) -> None:
         raise ConfigurationError("--ca-file: /x is not PEM")
 
-    monkeypatch.setattr(cli, "prometheus_config", refuse)
+    monkeypatch.setattr(options, "prometheus_config", refuse)
     assert refused(capsys, "-f", str(EXAMPLE), *UNREACHABLE) == (
         "canarygate: --ca-file: /x is not PEM"
     )

@@ -1,0 +1,222 @@
+"""`--explain`: one decision told rule by rule, with the thresholds, the windows and the
+numbers that decided, from the spec and the Decision alone (pure).
+
+Where `reasons` say what decided, this says why each rule did or did not apply: every burn-rate
+rule of every journey with both windows' numbers against its threshold, the budget bounds,
+the data's freshness, each guardrail's values against its limits, the matrix cell, the
+consecutive passes and the next step, and, for the Error outcome and invalid evidence, the
+query or the numbers at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from canarygate.core.decisions import Decision, ReasonCode
+from canarygate.core.freshness import Freshness, describe_age
+from canarygate.core.guardrails import GuardrailAssessment
+from canarygate.core.health import JourneyAssessment
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
+from canarygate.core.queries import plan_queries
+from canarygate.core.specs import BurnRateRule, GateSpec, GuardrailSpec, HealthTier, JourneySpec
+from canarygate.core.vocabulary import Health, Mode
+
+# The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
+_PRECEDENCE: dict[ReasonCode, str] = {
+    ReasonCode.TERMINAL: "1 (the rollout already ended)",
+    ReasonCode.ROLLBACK: "2 (a guardrail counted as critical failed failureLimit times)",
+    ReasonCode.GUARDRAIL_FAILED: "3 (a guardrail failed, below its limit or minor)",
+    ReasonCode.GUARDRAIL_INCONCLUSIVE: "4 (a guardrail is inconclusive)",
+    ReasonCode.HOLD: "5 (the mode does not advance)",
+    ReasonCode.NOT_NEUTRAL: "5 (the mode advances only customer-neutral, reversible changes)",
+    ReasonCode.COHORT: "5 (the mode does not advance)",
+    ReasonCode.PASSES_NEEDED: "6 (not enough consecutive passes yet)",
+    ReasonCode.ADVANCE: "7 (the evaluation passed: next step)",
+    ReasonCode.PROMOTE: "7 (the evaluation passed at the last step: promote)",
+    ReasonCode.SUCCESS_METRIC_HOLD: "7 (the last step passed, but a success metric holds it)",
+}
+_EVIDENCE_CODES = frozenset({ReasonCode.QUERY_ERROR})
+
+
+def explain(spec: GateSpec, decision: Decision) -> tuple[str, ...]:
+    return tuple(_lines(spec, decision))
+
+
+def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
+    deciding = next((r for r in decision.reasons if r.code not in _EVIDENCE_CODES), None)
+    rule = _PRECEDENCE.get(deciding.code, "") if deciding else ""
+    yield (
+        f"decided {decision.action} ({decision.weight_current}% -> {decision.weight_next}%)"
+        + (f" by precedence rule {rule}" if rule else "")
+    )
+    yield from _errors(spec, decision)
+    yield (
+        f"customer health {decision.health}: the worst critical journey (a non-critical one "
+        "counts at most as yellow); a journey with silent windows makes it unknown unless a "
+        "critical journey is red"
+    )
+    freshness = {f.journey: f for f in decision.freshness}
+    for journey_spec, journey in zip(spec.journeys, decision.journeys, strict=False):
+        yield from _journey(spec, journey_spec, journey, freshness.get(journey.name))
+    yield f"release risk {decision.risk.risk}: {decision.risk.because}"
+    overridden = (decision.health, decision.risk.risk) in spec.policy.cells
+    cell = "spec.policy.matrix" if overridden else "the default matrix"
+    yield (
+        f"mode {decision.mode}: {decision.health} x {decision.risk.risk} in {cell}; "
+        f"{MODE_BEHAVIOURS[decision.mode].summary}"
+    )
+    guardrail_specs = {g.name: g for g in spec.canary.guardrails}
+    for guardrail in decision.guardrails:
+        yield from _guardrail(guardrail_specs.get(guardrail.name), guardrail, decision)
+    yield from _progress(spec, decision)
+
+
+def _errors(spec: GateSpec, decision: Decision) -> Iterator[str]:
+    sent = {q.key: q.promql for q in plan_queries(spec)}
+    for problem in decision.errors:
+        yield f"error: Prometheus refused {problem.query}: {problem.message}"
+        if problem.key in sent:
+            yield f"  the query sent: {' '.join(sent[problem.key].split())}"
+
+
+def _journey(
+    spec: GateSpec,
+    journey_spec: JourneySpec,
+    journey: JourneyAssessment,
+    freshness: Freshness | None,
+) -> Iterator[str]:
+    scope = "critical" if journey.critical else "non-critical"
+    budget = 1 - journey.objective_percent / 100
+    yield (
+        f"journey {journey.name} ({scope}, objective {journey.objective_percent:g}%, error "
+        f"budget {budget:.3g}, compliance window {journey_spec.window}): {journey.health}"
+    )
+    burns = journey.burn_rate_map()
+    for tier_name, tier in (("red", spec.health.red), ("yellow", spec.health.yellow)):
+        for rule in tier.burn_rates:
+            yield f"  {tier_name} if {_burn_rule(rule, burns)}"
+        yield from _budget_bounds(tier_name, tier, journey.budget_remaining)
+    if freshness is not None:
+        yield f"  {_freshness(freshness)}"
+    for problem in journey.invalid_evidence:
+        yield f"  invalid evidence {problem} (treated as silence)"
+    for finding in journey.findings:
+        yield f"  finding: {finding}"
+
+
+def _burn_rule(rule: BurnRateRule, burns: dict[str, float | None]) -> str:
+    long_rate, short_rate = burns.get(rule.long.text), burns.get(rule.short.text)
+    numbers = f"{rule.long} {_number(long_rate)}, {rule.short} {_number(short_rate)}"
+    if long_rate is None or short_rate is None:
+        verdict = "cannot tell (no usable data)"
+    elif long_rate >= rule.threshold and short_rate >= rule.threshold:
+        verdict = "YES"
+    else:
+        verdict = "no"
+    return (
+        f"burn >= {rule.threshold:g} over both {rule.long} and {rule.short}: {numbers} -> {verdict}"
+    )
+
+
+def _budget_bounds(tier: str, bounds: HealthTier, remaining: float | None) -> Iterator[str]:
+    shown = "unknown" if remaining is None else f"{remaining:.1%}"
+    for sign, bound in (
+        ("<=", bounds.budget_remaining_at_most),
+        ("<", bounds.budget_remaining_below),
+    ):
+        if bound is None:
+            continue
+        if remaining is None:
+            verdict = "cannot tell"
+        else:
+            holds = remaining <= bound if sign == "<=" else remaining < bound
+            verdict = "YES" if holds else "no"
+        yield f"  {tier} if budget remaining {sign} {bound:.0%}: {shown} -> {verdict}"
+
+
+def _freshness(freshness: Freshness) -> str:
+    bound = f"maxSampleAge {freshness.max_age}"
+    if not freshness.measured:
+        return f"freshness: {freshness.detail}"
+    if freshness.invalid:
+        return f"freshness: {freshness.detail} -> invalid evidence, silence"
+    if freshness.stale:
+        return f"freshness: {freshness.detail} ({bound}) -> STALE, its windows count as silence"
+    return f"freshness: {freshness.detail} ({bound}) -> fresh"
+
+
+def _guardrail(
+    spec: GuardrailSpec | None, guardrail: GuardrailAssessment, decision: Decision
+) -> Iterator[str]:
+    counted = MODE_BEHAVIOURS[decision.mode].all_guardrails_critical
+    severity = f"{guardrail.severity}" + (
+        ", counted as critical in this mode"
+        if counted and str(guardrail.severity) == "minor"
+        else ""
+    )
+    yield (
+        f"guardrail {guardrail.name} ({severity}, failureLimit {guardrail.failure_limit}): "
+        f"{guardrail.verdict}, consecutive failures {guardrail.consecutive_failures} of "
+        f"{guardrail.failure_limit}"
+    )
+    if spec is not None:
+        if spec.min_samples is not None:
+            enough = (
+                "unknown"
+                if guardrail.samples is None
+                else ("enough" if guardrail.samples >= spec.min_samples else "TOO FEW")
+            )
+            yield (
+                f"  samples {_number(guardrail.samples)} vs minSamples {spec.min_samples:g} "
+                f"-> {enough}"
+            )
+        if spec.max is not None:
+            over = _compare(guardrail.canary, spec.max)
+            yield f"  canary {_number(guardrail.canary)} vs max {spec.max:g} -> {over}"
+        if spec.max_increase is not None:
+            difference = (
+                None
+                if guardrail.canary is None or guardrail.baseline is None
+                else guardrail.canary - guardrail.baseline
+            )
+            yield (
+                f"  canary - baseline = {_number(guardrail.canary)} - "
+                f"{_number(guardrail.baseline)} = {_number(difference)} vs maxIncrease "
+                f"{spec.max_increase:g} -> {_compare(difference, spec.max_increase)}"
+            )
+    yield f"  finding: {guardrail.finding}"
+    if guardrail.invalid_evidence:
+        yield "  invalid evidence: a value that cannot be a measurement (treated as silence)"
+
+
+def _compare(value: float | None, limit: float) -> str:
+    if value is None:
+        return "cannot tell"
+    return "OVER" if value > limit else "within"
+
+
+def _progress(spec: GateSpec, decision: Decision) -> Iterator[str]:
+    steps = ", ".join(f"{s}%" for s in spec.canary.steps)
+    upcoming = spec.canary.next_step(decision.weight_current)
+    after = "none, the last step is reached" if upcoming is None else f"{upcoming}%"
+    yield f"steps {steps}: at {decision.weight_current}%, next step {after}"
+    behaviour = MODE_BEHAVIOURS[decision.mode]
+    if behaviour.advance is AdvanceRule.CONSECUTIVE_PASSES:
+        yield (
+            f"consecutive passes at {decision.weight_next}%: {decision.state.consecutive_passes}"
+            f" (guardedPasses {spec.policy.guarded_passes} needed per step in {Mode.GUARDED} mode)"
+        )
+    if decision.health is Health.UNKNOWN:
+        yield "silence never advances, promotes or rolls back on its own"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def describe_freshness(freshness: Freshness) -> str:
+    """`12s` or `stale 7m05s`, for tables."""
+    if freshness.age_seconds is None:
+        return "stale" if freshness.stale else "-"
+    age = describe_age(freshness.age_seconds)
+    return f"stale {age}" if freshness.stale else age
