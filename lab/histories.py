@@ -387,6 +387,8 @@ def _week_canary_lines(history: WeekCanary) -> Iterator[str]:
 
 def openmetrics() -> str:
     """The whole fixture as one OpenMetrics document (families grouped, samples in time order)."""
+    from lab import segment_histories  # it builds on this module's helpers
+
     lines = ["# TYPE http_requests_total unknown"]
     for journey in JOURNEYS:
         for labels, counter in _journey_series(journey):
@@ -398,6 +400,7 @@ def openmetrics() -> str:
         lines.extend(_week_journey_lines(week_journey))
     for week_canary in WEEK_CANARIES:
         lines.extend(_week_canary_lines(week_canary))
+    lines.extend(segment_histories.request_lines())
     families: dict[str, list[str]] = {"bucket": [], "count": [], "sum": []}
     latency_lines = itertools.chain(
         itertools.chain.from_iterable(_latency_lines(latency) for latency in LATENCIES),
@@ -409,13 +412,18 @@ def openmetrics() -> str:
     for family, family_lines in families.items():
         lines.append(f"# TYPE http_request_duration_seconds_{family} unknown")
         lines.extend(family_lines)
+    lines.extend(segment_histories.other_families())
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
 
 def fingerprint() -> str:
-    """Changes whenever this module changes, so cached blocks are rebuilt."""
+    """Changes whenever this module (or lab.segment_histories) changes, so cached blocks are
+    rebuilt."""
+    from lab import segment_histories
+
     source = inspect.getsource(inspect.getmodule(fingerprint))  # type: ignore[arg-type]
+    source += inspect.getsource(segment_histories)
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 

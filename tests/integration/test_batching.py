@@ -7,13 +7,21 @@ import asyncio
 
 import pytest
 
-from canarygate.api import parse_gate
+from canarygate.api import CanaryGate, parse_gate
 from canarygate.api.converting import to_gate_spec
-from canarygate.core import Missing, MissingKind, QueryKey, Role, plan_queries
+from canarygate.core import (
+    Missing,
+    MissingKind,
+    Observation,
+    QueryKey,
+    Role,
+    Segmented,
+    plan_queries,
+)
 from canarygate.core.queries import PlannedQuery
 from canarygate.evaluating import evaluate_gates
 from canarygate.metrics import PrometheusClient, PrometheusConfig, QueryBatch
-from lab.gates import error_rate_guardrail, gate
+from lab.gates import error_rate_guardrail, gate, segmented_journey, tier_guardrail
 from lab.histories import FIXTURE_NOW
 from lab.prometheus import RunningPrometheus
 
@@ -23,11 +31,20 @@ GATES = [
     gate("healthy", "fastburn", "gap", guardrails=[error_rate_guardrail("steady")]),
     gate("latency-slow", "idle", "exhausted", guardrails=[error_rate_guardrail("trickle")]),
     gate("oldblip", ("latency-ok", {"critical": False})),
+    gate(
+        segmented_journey("regional", "region"),
+        segmented_journey("tenants", "tier"),
+        guardrails=[tier_guardrail("tiered")],
+    ),
 ]
 
 
-def comparable(value: float | Missing) -> object:
-    return ("missing", value.kind) if isinstance(value, Missing) else round(value, 9)
+def comparable(value: Observation) -> object:
+    if isinstance(value, Missing):
+        return ("missing", value.kind)
+    if isinstance(value, Segmented):
+        return {segment: round(v, 9) for segment, v in value.values.items()}
+    return round(value, 9)
 
 
 def test_packed_and_single_requests_observe_the_same_values(prometheus: RunningPrometheus) -> None:
@@ -44,6 +61,24 @@ def test_packed_and_single_requests_observe_the_same_values(prometheus: RunningP
     assert packed == single
     assert len(packed) == len(planned)
     assert packed_requests * 5 < single_requests
+    # Segmented queries answered one value per segment, packed as alone.
+    regional = packed[next(k for k in packed if getattr(k, "subject", "") == "regional")]
+    assert isinstance(regional, dict)
+    assert set(regional) == {("eu-west",), ("us-east",), ("us-west",)}
+
+
+def test_a_segmented_journey_costs_the_requests_of_an_unsegmented_one(
+    prometheus: RunningPrometheus,
+) -> None:
+    segmented = parse_gate(gate(segmented_journey("regional", "region")))
+    plain = parse_gate(gate("regional"))
+
+    async def requests(document: CanaryGate) -> int:
+        async with PrometheusClient(PrometheusConfig(address=prometheus.url)) as client:
+            report = await evaluate_gates([document] * 10, client, FIXTURE_NOW)
+            return report.http_requests
+
+    assert asyncio.run(requests(segmented)) == asyncio.run(requests(plain))
 
 
 def test_identical_journeys_across_gates_are_queried_once(prometheus: RunningPrometheus) -> None:
