@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from canarygate.api.recorded import reading_queries
 from canarygate.api.v1alpha1 import (
     CanaryGate,
     CanaryGateStatusModel,
@@ -28,7 +29,6 @@ from canarygate.core.specs import (
     RiskFactors,
     RiskSpec,
     Segmentation,
-    SliQueries,
     SuccessMetricSpec,
 )
 from canarygate.core.state import GateState
@@ -47,7 +47,7 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
                 window=parse_duration(j.window),
                 critical=j.critical,
                 weight=j.weight,
-                sli=SliQueries(good=j.sli.good, total=j.sli.total),
+                sli=reading_queries(j.sli),
                 segments=_journey_segments(j),
             )
             for j in spec.journeys
@@ -157,6 +157,7 @@ def _health_policy(override: HealthPolicyModel | None) -> HealthPolicy:
     return HealthPolicy(
         red=_tier(override.red, DEFAULT_HEALTH_POLICY.red),
         yellow=_tier(override.yellow, DEFAULT_HEALTH_POLICY.yellow),
+        max_sample_age=parse_duration(override.max_sample_age),
     )
 
 

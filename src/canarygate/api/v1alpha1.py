@@ -48,6 +48,7 @@ from canarygate.api.fields import (
     Percent,
     Query,
     ReplicaCount,
+    SampleAge,
     SegmentCap,
     StepPercent,
     Text,
@@ -87,6 +88,10 @@ FIRST_STEP_MESSAGE: Final = (
 )
 # Messages of the segment rules, the same in the CRD's CEL rules (test_crd_drift.py).
 JOURNEY_SEGMENTS_MESSAGE: Final = "minSegmentShare, maxSegments and segments need segmentBy"
+JOURNEY_RECORDED_MESSAGE: Final = (
+    "sli.recorded cannot be used with segmentBy: recorded ratios of segments cannot be added "
+    "up into the journey's"
+)
 JOURNEY_LABELS_MESSAGE: Final = (
     "sli.good and sli.total must name every segmentBy label, as in sum by (region) (...)"
 )
@@ -166,10 +171,13 @@ class RiskModel(_Model):
 class SliModel(_Model):
     good: Query
     total: Query
+    # A recorded error ratio per window (Sloth's rules, or `canarygate rules`): read instead
+    # of good and total, which still define what is recorded.
+    recorded: Query | None = None
 
-    @field_validator("good", "total")
+    @field_validator("good", "total", "recorded")
     @classmethod
-    def _templates(cls, value: str) -> str | None:
+    def _templates(cls, value: str | None) -> str | None:
         return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
 
 
@@ -208,6 +216,8 @@ class JourneyModel(_Model):
         queries = (self.sli.good, self.sli.total)
         if not all(names_label(q, label) for q in queries for label in self.segment_by):
             raise ValueError(JOURNEY_LABELS_MESSAGE)
+        if self.sli.recorded is not None:
+            raise ValueError(JOURNEY_RECORDED_MESSAGE)
         return self
 
 
@@ -235,6 +245,7 @@ class HealthTierModel(_Model):
 class HealthPolicyModel(_Model):
     red: HealthTierModel | None = None
     yellow: HealthTierModel | None = None
+    max_sample_age: SampleAge = defaults.MAX_SAMPLE_AGE.text
 
 
 class GatewayApiTrafficModel(_Model):

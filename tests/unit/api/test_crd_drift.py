@@ -19,6 +19,7 @@ from canarygate.api.fields import (
     BURN_WINDOW_BOUNDS,
     COMPLIANCE_WINDOW_BOUNDS,
     INTERVAL_BOUNDS,
+    SAMPLE_AGE_BOUNDS,
     TIMEOUT_BOUNDS,
     DurationBounds,
 )
@@ -27,6 +28,7 @@ from canarygate.api.v1alpha1 import (
     GUARDRAIL_LABELS_MESSAGE,
     GUARDRAIL_SEGMENTS_MESSAGE,
     JOURNEY_LABELS_MESSAGE,
+    JOURNEY_RECORDED_MESSAGE,
     JOURNEY_SEGMENTS_MESSAGE,
     CanaryGate,
 )
@@ -206,6 +208,7 @@ DURATION_FIELDS: dict[str, DurationBounds] = {
     "spec.health.yellow.burnRates[].long": BURN_WINDOW_BOUNDS,
     "spec.health.yellow.burnRates[].short": BURN_WINDOW_BOUNDS,
     "spec.canary.interval": INTERVAL_BOUNDS,
+    "spec.health.maxSampleAge": SAMPLE_AGE_BOUNDS,
 }
 _UNIT_FACTORS = (
     ("ms", "1.0"), ("s", "1000.0"), ("m", "60000.0"), ("h", "3600000.0"),
@@ -263,7 +266,11 @@ def test_segment_rules_have_the_models_messages() -> None:
     spec = crd_schema()["properties"]["spec"]["properties"]
     journey = spec["journeys"]["items"]["x-kubernetes-validations"]
     guardrail = spec["canary"]["properties"]["guardrails"]["items"]["x-kubernetes-validations"]
-    assert [r["message"] for r in journey] == [JOURNEY_SEGMENTS_MESSAGE, JOURNEY_LABELS_MESSAGE]
+    assert [r["message"] for r in journey] == [
+        JOURNEY_SEGMENTS_MESSAGE,
+        JOURNEY_LABELS_MESSAGE,
+        JOURNEY_RECORDED_MESSAGE,
+    ]
     messages = [r["message"] for r in guardrail]
     assert GUARDRAIL_SEGMENTS_MESSAGE in messages
     assert GUARDRAIL_LABELS_MESSAGE in messages
