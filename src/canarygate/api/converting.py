@@ -14,6 +14,7 @@ from canarygate.api.v1alpha1 import (
     SuccessMetricModel,
 )
 from canarygate.core import defaults
+from canarygate.core.approval import ApprovalPolicy, ApprovalSteps
 from canarygate.core.durations import parse_duration
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
@@ -58,6 +59,11 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
             cohort=canary.cohort,
             guardrails=tuple(_guardrail(g) for g in canary.guardrails or []),
             success_metrics=tuple(_success_metric(m) for m in canary.success_metrics or []),
+            approval=(
+                ApprovalPolicy(canary.approval.promotion, ApprovalSteps(canary.approval.steps))
+                if canary.approval is not None
+                else ApprovalPolicy()
+            ),
         ),
         risk=RiskSpec(
             level=spec.risk.level,

@@ -364,12 +364,18 @@ class SuccessMetricModel(_Model):
         return _check_query(value, allowed=("interval",))
 
 
+class ApprovalModel(_Model):
+    promotion: Flag = False
+    steps: Literal["none", "high-risk", "all"] = "none"
+
+
 class CanaryModel(_Model):
     traffic: TrafficModel
     steps: list[StepPercent] = Field(min_length=1, max_length=20)
     interval: Interval = defaults.INTERVAL.text
     cohort: OptionalObjectName | None = None
     revision: ObjectName | None = None
+    approval: ApprovalModel | None = None
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
     success_metrics: list[SuccessMetricModel] | None = Field(default=None, max_length=8)
 
@@ -556,6 +562,14 @@ class TrafficStatusModel(_StatusModel):
     live_weight: Number | None = None
 
 
+class ApprovalStatusModel(_StatusModel):
+    key: Text
+    action: Literal["advance", "promote"] | None = None
+    to_weight: Percent | None = None
+    waiting_since: Timestamp
+    how: Text | None = None
+
+
 class CanaryGateStatusModel(_StatusModel):
     phase: Annotated[Phase, TEXT_ONLY] | None = None
     health: Healths | None = None
@@ -563,6 +577,7 @@ class CanaryGateStatusModel(_StatusModel):
     mode: Modes | None = None
     action: Actions | None = None
     weight: Percent | None = None
+    approval: ApprovalStatusModel | None = None
     consecutive_passes: Count | None = None
     observed_generation: Generation | None = None
     last_evaluation_time: Timestamp | None = None

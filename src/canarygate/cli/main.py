@@ -23,6 +23,7 @@ from canarygate import __version__
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import ManifestError, UnreadableManifest, load_gates
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.cli.approving import add_approve_parser, run_approve
 from canarygate.cli.arguments import UsageError, parse_time, whole_number
 from canarygate.cli.explaining import explanation_text
 from canarygate.cli.operating import add_run_parser, run_operator
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_options(evaluate)
 
     add_run_parser(commands)
+    add_approve_parser(commands)
     add_replay_parser(commands)
     add_rules_parser(commands)
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
@@ -190,6 +192,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return _run_evaluate(args)
         if args.command == "run":
             return run_operator(args)
+        if args.command == "approve":
+            return run_approve(args)
         if args.command == "replay":
             return run_replay(args)
         if args.command == "rules":

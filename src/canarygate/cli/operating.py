@@ -28,6 +28,7 @@ from canarygate.core.errors import SpecError
 from canarygate.evaluating import Connection
 from canarygate.kube import KubeError
 from canarygate.kube.connecting import load_config
+from canarygate.kube.leasing import LeaseSettings
 from canarygate.operator import RunSettings, run
 from canarygate.operator.rollouts import RolloutSettings
 from canarygate.operator.runtime import RuntimeSettings
@@ -79,6 +80,24 @@ def add_run_parser(commands: Any) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    ha = parser.add_argument_group("several replicas")
+    ha.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="act only while holding a Lease; other replicas wait, ready to take over",
+    )
+    ha.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="where the Lease lives (default $POD_NAMESPACE, else default)",
+    )
+    ha.add_argument("--lease-name", default="canarygate", metavar="NAME")
+    ha.add_argument(
+        "--lease-duration",
+        default="15s",
+        metavar="DURATION",
+        help="a standby takes over after the Lease went this long unrenewed (default 15s)",
     )
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
@@ -146,6 +165,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         credentials_only_for_fallback=True,
     )
     return RunSettings(
+        leader_election=_lease(args),
         kubeconfig=args.kubeconfig,
         namespaces=tuple(dict.fromkeys(args.namespace)),
         metrics_address=_listen_address(args.metrics_address, "--metrics-address"),
@@ -157,6 +177,25 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
             concurrency=args.concurrency,
             rollouts=RolloutSettings(heartbeat_seconds=heartbeat),
         ),
+    )
+
+
+def _lease(args: argparse.Namespace) -> LeaseSettings | None:
+    """Lease timing from its duration: renew every 2 s, give up leading after 2/3 of it."""
+    if not args.leader_elect:
+        return None
+    namespace = args.lease_namespace or os.environ.get("POD_NAMESPACE") or "default"
+    if not _NAMESPACE.match(namespace):
+        raise UsageError(f"--lease-namespace: {namespace!r} is not a namespace name")
+    duration = _seconds(args.lease_duration, "--lease-duration")
+    if not 6 <= duration <= 300:
+        raise UsageError("--lease-duration: must be between 6s and 5m")
+    return LeaseSettings(
+        namespace=namespace,
+        name=args.lease_name,
+        duration=duration,
+        renew_deadline=duration * 2 / 3,
+        renew_every=2.0,
     )
 
 

@@ -6,6 +6,7 @@ same tree; `canarygate.errors` re-exports it as the public face.
     CanarygateError
     ├── SpecError                 a gate spec is invalid; `.field` names the offending field
     ├── ConfigurationError        canarygate's own settings are unusable (a CA file, a token)
+    ├── NotLeader                 this operator replica may not write: another one is active
     ├── MetricsError              Prometheus could not answer a query
     │   ├── NoDataError           the query answered, but with no usable value (empty, NaN, Inf)
     │   ├── QueryError            Prometheus refused the query (bad PromQL, too many series...)
@@ -44,6 +45,11 @@ class SpecError(CanarygateError):
 class ConfigurationError(CanarygateError):
     """A setting given to the CLI or the operator (not a gate) cannot be used: a CA bundle that
     is not PEM, a token with characters HTTP cannot carry. The message says which and why."""
+
+
+class NotLeader(CanarygateError):
+    """A write was refused before it was sent: with several replicas, only the one holding
+    the Lease acts, and this one does not (or no longer) hold it."""
 
 
 class MetricsError(CanarygateError):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from canarygate.core import defaults
+from canarygate.core.approval import ApprovalPolicy
 from canarygate.core.durations import Duration
 from canarygate.core.observations import Segment
 from canarygate.core.vocabulary import Direction, Health, Mode, Risk, RiskLevel, Severity
@@ -183,6 +184,7 @@ class CanarySpec:
     guardrails: tuple[GuardrailSpec, ...] = ()
     cohort: str | None = None
     success_metrics: tuple[SuccessMetricSpec, ...] = ()
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     @property
     def last_step(self) -> int:

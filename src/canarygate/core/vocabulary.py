@@ -87,6 +87,8 @@ class Phase(StrEnum):
     PROMOTED = "Promoted"
     ROLLED_BACK = "RolledBack"
     INVALID = "Invalid"
+    # Progressing, but the next move waits for a person's approval (see core.approval).
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
 
 
 TERMINAL_PHASES = frozenset({Phase.PROMOTED, Phase.ROLLED_BACK})

@@ -129,6 +129,27 @@ class KubeApi:
             content_type=MERGE_PATCH,
         )
 
+    async def set_gate_annotations(
+        self,
+        namespace: str,
+        name: str,
+        annotations: Mapping[str, str | None],
+        *,
+        resource_version: str,
+    ) -> dict[str, Any]:
+        """Set (or, with None, remove) annotations of a gate: a merge patch of the main
+        resource, Conflict if the gate changed since `resource_version`."""
+        _require_version(resource_version, namespace, name)
+        body = {"metadata": {"resourceVersion": resource_version, "annotations": dict(annotations)}}
+        return await self._raw.request(
+            "PATCH",
+            object_path(GROUP, VERSION, PLURAL, namespace, name),
+            verb="patch",
+            target=target(GROUP, PLURAL, namespace, name),
+            body=body,
+            content_type=MERGE_PATCH,
+        )
+
     async def list_gates(
         self, namespace: str | None, *, limit: int, continue_token: str | None = None
     ) -> dict[str, Any]:
@@ -182,6 +203,23 @@ class KubeApi:
 
     async def _read(self, ref: ObjectRefLike) -> dict[str, Any]:
         return await self._raw.request("GET", ref_path(ref), verb="get", target=ref_target(ref))
+
+    async def create_object(self, ref: ObjectRefLike, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a new object named by `ref` (409 Conflict if it exists already)."""
+        sent = {
+            "apiVersion": api_version(ref.group, ref.version),
+            "kind": ref.kind,
+            **body,
+            "metadata": {**(body.get("metadata") or {}), "name": ref.name,
+                         "namespace": ref.namespace},
+        }  # fmt: skip
+        return await self._raw.request(
+            "POST",
+            collection_path(ref.group, ref.version, ref.plural, ref.namespace),
+            verb="create",
+            target=ref_target(ref),
+            body=sent,
+        )
 
     async def replace_object(self, ref: ObjectRefLike, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT `body` (a whole object as read, then changed). Its `metadata.resourceVersion`

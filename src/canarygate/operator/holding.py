@@ -12,10 +12,12 @@ from canarygate.api.status import (
     REASONS_LIMIT,
     counters,
     evidence,
+    rfc3339,
     significant,
 )
+from canarygate.core.approval import APPROVE_ANNOTATION
 from canarygate.core.decisions import Decision, ReasonCode
-from canarygate.core.vocabulary import Action, Mode
+from canarygate.core.vocabulary import Action, Mode, Phase
 from canarygate.operator import conditions
 from canarygate.operator.context import AT_INTERVAL, GateContext, Next, merged_conditions
 from canarygate.operator.records import GateRecord
@@ -26,15 +28,32 @@ log = logging.getLogger("canarygate.operator")
 
 # The reason code of a step that waits for the routing to carry the current weight.
 WAITING_FOR_TRAFFIC = "WaitingForTraffic"
+# The reason code of a move that waits for a person's approval.
+APPROVAL_NEEDED = "ApprovalNeeded"
+
+
+def approval_howto(record: GateRecord, key: str) -> str:
+    """How to give an approval, in words someone can paste."""
+    gate = f"{record.key.namespace}/{record.key.name}"
+    return (
+        f"canarygate approve {gate}, or kubectl annotate canarygate {record.key.name} "
+        f"-n {record.key.namespace} {APPROVE_ANNOTATION}={key} --overwrite"
+    )
 
 
 async def hold(
-    ctx: GateContext, record: GateRecord, decision: Decision, *, waiting: WeightCheck | None = None
+    ctx: GateContext,
+    record: GateRecord,
+    decision: Decision,
+    *,
+    waiting: WeightCheck | None = None,
+    approval: str | None = None,
 ) -> Next:
     """Hold: write the status only when something significant changed (or the heartbeat
     is due). With `waiting`, the decision would move traffic but the routing does not
     carry the current weight yet, so the step waits (as Argo Rollouts waits for
-    VerifyWeight): a canary whose pods never become ready is never promoted."""
+    VerifyWeight): a canary whose pods never become ready is never promoted. With
+    `approval`, the move waits for a person to approve it (that key)."""
     now = ctx.clock()
     updates = conditions.from_decision(decision)
     fields = {
@@ -57,6 +76,28 @@ async def hold(
             consecutivePasses=record.state.consecutive_passes,
             phase=str(record.state.phase),
         )
+    if approval is not None:
+        how = approval_howto(record, approval)
+        why = (
+            f"hold: {decision.action} {record.state.weight}% -> {decision.weight_next}% waits "
+            f"for approval {approval}: {how}"
+        )
+        since = record.approval_since if record.approval_key == approval else None
+        fields.update(
+            action=str(Action.HOLD),
+            message=why,
+            reasons=[why, *fields["reasons"]][:REASONS_LIMIT],
+            reasonCodes=[APPROVAL_NEEDED, *fields["reasonCodes"]][:REASONS_LIMIT],
+            consecutivePasses=record.state.consecutive_passes,
+            phase=str(Phase.WAITING_FOR_APPROVAL),
+            approval={
+                "key": approval,
+                "action": str(decision.action),
+                "toWeight": decision.weight_next,
+                "waitingSince": since or rfc3339(now),
+                "how": how,
+            },
+        )
     candidate = {
         **fields,
         "intent": None,
@@ -77,7 +118,10 @@ async def hold(
     body = await ctx.fresh(record)
     before = body.get("status") or {}
     written = await ctx.write(record, build, body=body)
-    if waiting is None:
+    if approval is not None:
+        if record.approval_key != approval:
+            await ctx.event(written, EventReason.WAITING_FOR_APPROVAL, str(fields["message"]))
+    elif waiting is None:
         await announce_hold(ctx, written, before, decision)
     elif record.conditions.get(ConditionType.TRAFFIC_READY) != (
         "Unknown",

@@ -87,6 +87,7 @@ async def start(ctx: GateContext, record: GateRecord) -> Next:
             "consecutivePasses": 0,
             "action": str(Action.HOLD),
             "intent": None,
+            "approval": None,
             "guardrails": [],
             "traffic": {
                 "provider": record.provider,

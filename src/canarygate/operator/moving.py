@@ -20,6 +20,7 @@ from canarygate.api.status import (
     evidence,
     rfc3339,
 )
+from canarygate.core.approval import approval_needed
 from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, SpecError
 from canarygate.core.vocabulary import Action, Phase
@@ -37,7 +38,19 @@ log = logging.getLogger("canarygate.operator")
 
 async def step(ctx: GateContext, record: GateRecord, decision: Decision) -> Next:
     """Advance or promote: the intent first, then the traffic, then the result. Not before
-    the routing is known to carry the current weight."""
+    the routing is known to carry the current weight, nor before a person approved it when
+    the gate's approval policy says this move needs it."""
+    if record.spec is not None:
+        waits = approval_needed(
+            record.spec.canary.approval,
+            decision.action,
+            decision.risk.risk,
+            record.revision,
+            decision.weight_next,
+            record.approvals,
+        )
+        if waits is not None:
+            return await hold(ctx, record, decision, approval=waits)
     backend = ctx.backend(record)
     try:
         current = backend.check_weight(await read(ctx.store, backend), record.state.weight)
@@ -128,6 +141,7 @@ async def complete(
             "weight": intent.weight_to,
             "consecutivePasses": 0,
             "intent": None,
+            "approval": None,
             "traffic": {
                 **(status.get("traffic") or {}),
                 "check": str(check.outcome),

@@ -75,8 +75,17 @@ class Observer:
             ["health"],
             registry=r,
         )
+        self.leader = Gauge(
+            "canarygate_leader",
+            "1 while this replica is the active one (always 1 without leader election).",
+            registry=r,
+        )
+        self.leader.set(1)
         self._phases: dict[str, int] = {}
         self._healths: dict[str, int] = {}
+
+    def leading(self, leading: bool) -> None:
+        self.leader.set(1 if leading else 0)
 
     def attach(self, api_stats: Callable[[], ApiStats], pool: Callable[[], ClientPool]) -> None:
         """Export the Kubernetes API's and the Prometheus clients' own counters."""

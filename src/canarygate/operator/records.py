@@ -17,6 +17,7 @@ from typing import Any
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
 from canarygate.api.status import significant
+from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.queries import PlannedQuery, plan_queries
@@ -83,6 +84,10 @@ class GateRecord:
     conditions: dict[str, tuple[str, str]]  # type -> (status, reason)
     digest: str
     health: str | None = None
+    # Approvals given (annotation canarygate.io/approve), and the one the status waits for.
+    approvals: frozenset[str] = frozenset()
+    approval_key: str | None = None
+    approval_since: str | None = None
     # Scheduling, in memory only.
     due: float = 0.0
     failures: int = 0
@@ -194,6 +199,9 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         },
         digest=significant(status),
         health=status.get("health"),
+        approvals=approvals_of(metadata),
+        approval_key=(status.get("approval") or {}).get("key"),
+        approval_since=(status.get("approval") or {}).get("waitingSince"),
     )
     if previous is not None and parsed.spec is previous.spec:
         record._planned = previous._planned  # same spec, same queries
@@ -238,6 +246,12 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         address,
         timeout,
     )
+
+
+def approvals_of(metadata: Mapping[str, Any]) -> frozenset[str]:
+    """The approvals given on a gate (see core.approval)."""
+    value = (metadata.get("annotations") or {}).get(APPROVE_ANNOTATION)
+    return approvals_given(value if isinstance(value, str) else None)
 
 
 def state_from_status(status: Mapping[str, Any]) -> GateState:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canarygate.core.decisions import Decision
-from canarygate.core.errors import ActuatorError, CanarygateError
+from canarygate.core.errors import ActuatorError, CanarygateError, NotLeader
 from canarygate.core.vocabulary import Action
 from canarygate.kube import KubeError
 from canarygate.operator import drifting, holding, lifecycle, moving
@@ -54,6 +54,8 @@ class Rollouts:
         """One transition of one gate; never raises for a problem of that gate."""
         try:
             return await self._process(record, decision)
+        except NotLeader:
+            return Next(after=self.settings.max_backoff_seconds)  # the active replica acts
         except (KubeError, ActuatorError) as error:
             log.warning("gate %s: %s", record.key, error)
             return Next(failed=True)

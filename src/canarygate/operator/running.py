@@ -27,6 +27,8 @@ from canarygate.kube import (
     Upsert,
     connect,
 )
+from canarygate.kube.leasing import LeaderElector, LeaseSettings
+from canarygate.operator.fencing import FencedStore
 from canarygate.operator.logs import configure_logging
 from canarygate.operator.observing import Observer
 from canarygate.operator.runtime import Runtime, RuntimeSettings
@@ -44,6 +46,8 @@ class RunSettings:
     log_format: str = "text"
     log_level: str = "INFO"
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    # With several replicas: the Lease they elect the active one with (None: act alone).
+    leader_election: LeaseSettings | None = None
 
 
 class Operator:
@@ -55,18 +59,28 @@ class Operator:
         self.api: KubeApi | None = None
         self.runtime: Runtime | None = None
         self.informer: GateInformer | None = None
+        self.elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[Any] = []
 
     async def start(self) -> None:
         self.api = connect(self.settings.kubeconfig)
-        self.runtime = Runtime(self.api, self.settings.runtime, self.observer)
+        store: Any = self.api
+        if self.settings.leader_election is not None:
+            elector = self.elector = LeaderElector(self.api, self.settings.leader_election)
+            store = FencedStore(self.api, lambda: elector.is_leader)
+        self.runtime = Runtime(store, self.settings.runtime, self.observer)
         api, runtime = self.api, self.runtime
         self.observer.attach(lambda: api.stats, lambda: runtime.pool)
+        if self.elector is not None:
+            runtime.set_active(False)
+            self._tasks.append(
+                asyncio.create_task(self.elector.run(self._leading), name="canarygate lease")
+            )
         self.informer = GateInformer(
             self.api, list(self.settings.namespaces) or None, self._on_event
         )
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self.informer.run(), name="canarygate informer"),
             asyncio.create_task(self.runtime.run(), name="canarygate scheduler"),
         ]
@@ -90,6 +104,11 @@ class Operator:
             )
             self._servers.append(await serve(app, address))
 
+    def _leading(self, leading: bool) -> None:
+        assert self.runtime is not None
+        self.runtime.set_active(leading)
+        self.observer.leading(leading)
+
     def _on_event(self, event: InformerEvent) -> None:
         runtime = self.runtime
         assert runtime is not None
@@ -101,6 +120,8 @@ class Operator:
             runtime.synced_with(sorted(event.keys))
 
     async def stop(self) -> None:
+        if self.elector is not None:
+            self.elector.stop()  # hands the Lease over as the last thing its task does
         if self.informer is not None:
             self.informer.stop()
         if self.runtime is not None:

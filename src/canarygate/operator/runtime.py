@@ -23,6 +23,7 @@ from canarygate.core.durations import Duration
 from canarygate.core.errors import ConfigurationError, SpecError
 from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
 from canarygate.metrics.prometheus import PrometheusConfig
+from canarygate.operator.context import Notify
 from canarygate.operator.observing import Observer
 from canarygate.operator.records import GateKey, GateRecord, key_of, record_from
 from canarygate.operator.rollouts import Next, Rollouts, RolloutSettings
@@ -52,6 +53,7 @@ class Runtime:
         rollouts_store: Any,
         settings: RuntimeSettings = RuntimeSettings(),
         observer: Observer | None = None,
+        notify: Notify | None = None,
     ) -> None:
         self.settings = settings
         self.observer = observer or Observer()
@@ -59,7 +61,7 @@ class Runtime:
         self.queue: DueQueue[GateKey] = DueQueue()
         self.pool = ClientPool()
         self.rollouts = Rollouts(
-            rollouts_store, self.remember, settings.rollouts, clock=settings.clock
+            rollouts_store, self.remember, settings.rollouts, clock=settings.clock, notify=notify
         )
         self._busy: set[GateKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -67,6 +69,10 @@ class Runtime:
         self._stopping = asyncio.Event()
         self.synced = asyncio.Event()
         self.last_loop = time.monotonic()
+        # Whether this replica acts (leader election clears it on a standby): a standby keeps
+        # its records current and scheduled, so that it takes over at once.
+        self._active = asyncio.Event()
+        self._active.set()
 
     # -- the informer's side ----------------------------------------------------------------
 
@@ -84,7 +90,10 @@ class Runtime:
             record.notes = old.notes
         self.records[key] = record
         changed = (
-            old is None or record.generation != old.generation or record.deleting != old.deleting
+            old is None
+            or record.generation != old.generation
+            or record.deleting != old.deleting
+            or record.approvals != old.approvals  # an approval takes effect at once
         )
         if changed and key not in self._busy:
             self.queue.schedule(key, time.monotonic())
@@ -114,12 +123,32 @@ class Runtime:
             )
             if self._stopping.is_set():
                 break
+            if not self._active.is_set():
+                # Standby: nothing is popped, everything stays scheduled.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._active.wait(), timeout=self.settings.idle_wakeup_seconds
+                    )
+                continue
             now = time.monotonic()
             due = self.queue.pop_due(now + self.settings.batch_window_seconds)
             if due:
                 self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
                 self._tick(due)
         await self._drain()
+
+    @property
+    def active(self) -> bool:
+        return self._active.is_set()
+
+    def set_active(self, active: bool) -> None:
+        """Act (leader) or only watch (standby); the loop picks it up at once."""
+        if active:
+            self._active.set()
+        else:
+            self._active.clear()
+        self.queue.schedule(GateKey("", ""), 0.0)  # wake the loop to notice
+        self.queue.discard(GateKey("", ""))
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -15,6 +15,7 @@ class EventReason(StrEnum):
     ROLLED_BACK = "RolledBack"
     HOLD_STARTED = "HoldStarted"
     WAITING_FOR_TRAFFIC = "WaitingForTraffic"
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
     FROZEN = "Frozen"
     UNFROZEN = "Unfrozen"
     QUERY_ERROR = "QueryError"

@@ -270,3 +270,29 @@ async def test_a_step_waits_until_the_routing_carries_the_current_weight() -> No
     accepted["observedGeneration"] = 3
     fake.objects[ROUTE]["status"]["parents"][0]["conditions"] = [accepted]
     await harness.run_until(lambda s: s.get("weight") == 50)
+
+
+async def test_a_promotion_that_needs_approval_waits_for_exactly_that_approval() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["approval"] = {"promotion": True}
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 100)  # the last step, not promoted
+    for _ in range(3):
+        await harness.process()
+    status = fake.status(NS, "checkout")
+    assert status["phase"] == "WaitingForApproval"
+    assert status["approval"]["key"] == "v2/promote"
+    assert "canarygate approve shop/checkout" in status["approval"]["how"]
+    assert fake.reasons().count("WaitingForApproval") == 1
+    since = status["approval"]["waitingSince"]
+    annotations = fake.gates[(NS, "checkout")]["metadata"].setdefault("annotations", {})
+    annotations["canarygate.io/approve"] = "v1/promote"  # another revision's: not this one
+    await harness.process()
+    assert fake.status(NS, "checkout")["phase"] == "WaitingForApproval"
+    assert fake.status(NS, "checkout")["approval"]["waitingSince"] == since
+    annotations["canarygate.io/approve"] = "v1/promote,v2/promote"
+    await harness.run_until(lambda s: s.get("phase") == "Promoted")
+    assert "approval" not in fake.status(NS, "checkout")

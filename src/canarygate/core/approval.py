@@ -1,0 +1,62 @@
+"""Manual approval: which traffic moves wait for a person, and what an approval names.
+
+An approval names one revision and one step (`v2/50`, or `v2/promote`), so a "yes" given
+for one release or one step never lets another through. Pure: the operator reads the
+approvals given (an annotation) and asks `approval_needed` before it records a move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from canarygate.core.vocabulary import Action, Risk
+
+PROMOTE = "promote"
+# Where approvals are given: `<revision>/<step>` keys, comma or space separated.
+APPROVE_ANNOTATION = "canarygate.io/approve"
+
+
+class ApprovalSteps(StrEnum):
+    NONE = "none"
+    HIGH_RISK = "high-risk"  # every step of a high-risk release
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    promotion: bool = False
+    steps: ApprovalSteps = ApprovalSteps.NONE
+
+
+def approval_key(revision: str | None, action: Action, weight_next: int) -> str:
+    """What an approval of this move says: `<revision>/<step>` or `<revision>/promote`."""
+    step = PROMOTE if action is Action.PROMOTE else str(weight_next)
+    return f"{revision or '-'}/{step}"
+
+
+def approval_needed(
+    policy: ApprovalPolicy,
+    action: Action,
+    risk: Risk,
+    revision: str | None,
+    weight_next: int,
+    given: Collection[str],
+) -> str | None:
+    """The approval key this move waits for, or None when it may go ahead."""
+    if action is Action.PROMOTE:
+        required = policy.promotion
+    elif action is Action.ADVANCE:
+        required = policy.steps is ApprovalSteps.ALL or (
+            policy.steps is ApprovalSteps.HIGH_RISK and risk is Risk.HIGH
+        )
+    else:
+        return None
+    key = approval_key(revision, action, weight_next)
+    return key if required and key not in given else None
+
+
+def approvals_given(annotation: str | None) -> frozenset[str]:
+    """The approval keys an annotation value gives."""
+    return frozenset(part for part in (annotation or "").replace(",", " ").split() if part)
