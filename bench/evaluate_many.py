@@ -2,11 +2,13 @@
 Prometheus. Prints wall time, queries asked for and actually sent, CPU seconds of this
 process and of Prometheus, and peak RSS.
 
-    python -m bench.evaluate_many [--gates 1000] [--mode shared|distinct|both]
+    python -m bench.evaluate_many [--gates 1000] [--mode shared|distinct|both] [--segmented]
 
 `shared`: gates draw their journeys from the fixture's journeys, as canaries of many
 services gate on the same customer journeys (checkout, login...): deduplication works.
 `distinct`: every gate's queries are unique (a per-gate no-op matcher): the worst case.
+`--segmented`: the same gates with every journey judged per region (`segmentBy: [region]`,
+`sum by (region) (...)`): what segments cost in requests, CPU and time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
-from canarygate.core import GateState, decide, plan_queries
+from canarygate.core import GateState, PlannedQuery, Segmented, decide, plan_queries
 from canarygate.evaluating import evaluate_gates
 from canarygate.metrics import PrometheusClient, PrometheusConfig
 from lab.fixture_prometheus import start_fixture_prometheus
@@ -37,7 +39,16 @@ POOL = [j.journey for j in JOURNEYS] + [latency.journey for latency in LATENCIES
 APPS = [c.app for c in CANARIES]
 
 
-def build_gates(count: int, distinct: bool, seed: int = 7) -> list[Any]:
+def segment_by_region(document: dict[str, Any]) -> None:
+    """Judge every journey of `document` per region as well: `sum(` becomes `sum by (region) (`
+    (a fixture journey without regions answers one segment, its absent label)."""
+    for journey in document["spec"]["journeys"]:
+        journey["segmentBy"] = ["region"]
+        for role in ("good", "total"):
+            journey["sli"][role] = journey["sli"][role].replace("sum(", "sum by (region) (", 1)
+
+
+def build_gates(count: int, distinct: bool, seed: int = 7, segmented: bool = False) -> list[Any]:
     chooser = random.Random(seed)
     gates = []
     for index in range(count):
@@ -47,6 +58,8 @@ def build_gates(count: int, distinct: bool, seed: int = 7) -> list[Any]:
             guardrails=[error_rate_guardrail(chooser.choice(APPS))],
         )
         document["metadata"]["name"] = f"gate-{index}"
+        if segmented:
+            segment_by_region(document)
         if distinct:
             # A matcher that selects nothing extra but makes every query text unique.
             marker = f'gate!="g{index}",'
@@ -62,6 +75,13 @@ def build_gates(count: int, distinct: bool, seed: int = 7) -> list[Any]:
     return gates
 
 
+def _observed(query: PlannedQuery) -> float | Segmented:
+    """A value for decide() alone: three regions of a segmented query, else one number."""
+    if query.segmentation is None:
+        return 0.5
+    return Segmented(query.segmentation.labels, {(r,): 0.5 for r in ("eu", "us", "ap")})
+
+
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
@@ -71,6 +91,7 @@ def process_cpu_seconds(pid: int) -> float:
 @dataclass
 class Figures:
     mode: str
+    segmented: bool
     gates: int
     journeys: int
     guardrails: int
@@ -85,8 +106,8 @@ class Figures:
     actions: dict[str, int]
 
 
-async def run(mode: str, count: int, concurrency: int) -> Figures:
-    gates = build_gates(count, distinct=mode == "distinct")
+async def run(mode: str, count: int, concurrency: int, segmented: bool) -> Figures:
+    gates = build_gates(count, distinct=mode == "distinct", segmented=segmented)
     prometheus = start_fixture_prometheus()
     try:
         config = PrometheusConfig(address=prometheus.url, max_concurrency=concurrency, timeout=30)
@@ -105,7 +126,7 @@ async def run(mode: str, count: int, concurrency: int) -> Figures:
 
     # The pure part alone: decide() for every gate, on observations already in memory.
     specs = [to_gate_spec(g) for g in gates]
-    observations = [{q.key: 0.5 for q in plan_queries(spec)} for spec in specs]
+    observations = [{q.key: _observed(q) for q in plan_queries(spec)} for spec in specs]
     started = time.perf_counter()
     for spec, observed in zip(specs, observations, strict=True):
         decide(spec, GateState(weight=25), observed, FIXTURE_NOW)
@@ -116,6 +137,7 @@ async def run(mode: str, count: int, concurrency: int) -> Figures:
         actions[str(decision.action)] = actions.get(str(decision.action), 0) + 1
     return Figures(
         mode=mode,
+        segmented=segmented,
         gates=count,
         journeys=sum(len(s.journeys) for s in specs),
         guardrails=sum(len(s.canary.guardrails) for s in specs),
@@ -132,8 +154,9 @@ async def run(mode: str, count: int, concurrency: int) -> Figures:
 
 
 def show(figures: Figures) -> None:
+    segments = ", journeys segmented by region" if figures.segmented else ""
     print(f"\n== {figures.mode}: {figures.gates} gates, {figures.journeys} journeys, "
-          f"{figures.guardrails} guardrails, one tick ==")  # fmt: skip
+          f"{figures.guardrails} guardrails{segments}, one tick ==")  # fmt: skip
     rows = [
         ("wall time", f"{figures.wall_seconds:.2f} s"),
         ("queries planned", f"{figures.queries_requested}"),
@@ -155,16 +178,18 @@ def main() -> int:
     parser.add_argument("--gates", type=int, default=1000)
     parser.add_argument("--mode", choices=("shared", "distinct", "both"), default="both")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--segmented", action="store_true", help="journeys judged per region")
     args = parser.parse_args()
     if args.mode == "both":
         # Separate processes, so that each mode's peak RSS is its own.
         for mode in ("shared", "distinct"):
             options = ["--mode", mode, "--gates", str(args.gates)]
             options += ["--concurrency", str(args.concurrency)]
+            options += ["--segmented"] if args.segmented else []
             command = [sys.executable, "-m", "bench.evaluate_many", *options]
             subprocess.run(command, check=True)
         return 0
-    show(asyncio.run(run(args.mode, args.gates, args.concurrency)))
+    show(asyncio.run(run(args.mode, args.gates, args.concurrency, args.segmented)))
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from canarygate.core.classifying import classify
 from canarygate.core.durations import Duration
@@ -90,6 +91,13 @@ class _Answer:
             for segment in found
         }
 
+    @cached_property
+    def events(self) -> float:
+        """The journey's events in the window: the sum of the segments' totals that are counts."""
+        if isinstance(self.totals, Missing):
+            return 0.0
+        return sum(value for value in self.totals.values() if _count(value))
+
     def share(self, segment: Segment) -> float | None:
         """The segment's share of the window's events: None when the totals are silent or
         the segment's own total is not a count (NaN, an infinity, negative)."""
@@ -98,8 +106,7 @@ class _Answer:
         total = self.totals.get(segment, 0.0)
         if not _count(total):
             return None
-        events = sum(value for value in self.totals.values() if _count(value))
-        return total / events if events > 0 else 0.0
+        return total / self.events if self.events > 0 else 0.0
 
     def size_unreadable(self, segment: Segment) -> bool:
         return not isinstance(self.totals, Missing) and not _count(self.totals.get(segment, 0.0))
@@ -146,8 +153,9 @@ def assess_segments(
     }
     judged: list[SegmentAssessment] = []
     ignored = 0
+    burn_windows = frozenset(policy.windows())
     for segment in sorted({s for answer in answers.values() for s in answer.segments()}):
-        assessment = _assess(journey, segments, segment, answers, policy)
+        assessment = _assess(journey, segments, segment, answers, policy, burn_windows)
         if assessment is None:
             ignored += 1
         else:
@@ -162,6 +170,7 @@ def _assess(
     segment: Segment,
     answers: Mapping[Duration, _Answer],
     policy: HealthPolicy,
+    burn_windows: frozenset[Duration],
 ) -> SegmentAssessment | None:
     """The segment's assessment, or None when it is too small to judge in every window."""
     objective = segments.objective_for(segment, journey.objective_percent)
@@ -179,7 +188,6 @@ def _assess(
     if not (big_enough or invalid or unreadable):
         return None
 
-    burn_windows = set(policy.windows())
     burns: dict[Duration, float | None] = {}
     missing: dict[str, list[str]] = {}
     remaining: float | None = None
@@ -197,7 +205,7 @@ def _assess(
         segment=segment,
         health=health,
         objective_percent=objective,
-        burn_rates=tuple(sorted(burns.items())),
+        burn_rates=tuple(burns.items()),  # in the windows' order: shortest first
         budget_remaining=remaining,
         share=largest,
         summary=findings[0].summary if findings else _green_summary(burns),
