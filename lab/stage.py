@@ -49,12 +49,15 @@ class StageError(RuntimeError):
 
 
 def wait_for(what: str, probe: object, *, timeout: float, interval: float = 0.1) -> None:
-    """Poll `probe()` until truthy; raise StageError naming `what` after `timeout`."""
+    """Poll `probe()` until truthy; raise StageError naming `what` after `timeout`, or at once
+    when the probe itself raises StageError (the process it waits for has exited)."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
             last = probe()  # type: ignore[operator]
+        except StageError:
+            raise
         except Exception as error:  # the probe failing is evidence, not the verdict
             last = error
         else:
