@@ -183,7 +183,15 @@ class LeaderElector:
         sent = self._monotonic()
         try:
             await self.api.create_object(self.ref, {"spec": self._spec(0, now)})
-        except (Conflict, NotFound):
+        except Conflict:
+            return  # another replica created it first
+        except NotFound as error:  # no such namespace: nobody will ever lead; say so
+            log.warning(
+                "cannot create Lease %s/%s (does the namespace exist?): %s",
+                self.ref.namespace,
+                self.ref.name,
+                error,
+            )
             return
         self._renewed_at = sent
         self.holder = self.settings.identity

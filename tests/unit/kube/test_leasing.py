@@ -278,3 +278,18 @@ async def test_leases_are_created_and_replaced_through_the_coordination_api() ->
 def test_lease_timing_must_leave_the_holder_time_to_stop_first() -> None:
     with pytest.raises(ValueError, match="renew_deadline < duration"):
         LeaseSettings(namespace=NS, duration=10.0, renew_deadline=10.0)
+
+
+async def test_a_lease_that_cannot_be_created_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leases, clock = FakeLeases(), Clock()
+
+    async def no_namespace(ref: LeaseRef, body: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotFound("namespaces canarygate not found")
+
+    leases.create_object = no_namespace  # type: ignore[method-assign]
+    a = elector(leases, "a", clock)
+    await a.attempt()
+    assert not a.is_leader
+    assert "does the namespace exist?" in caplog.text
