@@ -136,10 +136,12 @@ def gate(
     prometheus: str | None = None,
     revision: str | None = "v1",
     policy: Mapping[str, Any] | None = None,
+    approval: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A CanaryGate over one scenario's simulator. Without `journeys`, one checkout journey;
     without `guardrails`, the relative error-rate guardrail; `health` defaults to
-    short_health() (pass {} for the product's default policy)."""
+    short_health() (pass {} for the product's default policy); `approval` is
+    spec.canary.approval."""
     canary: dict[str, Any] = {
         "traffic": dict(traffic),
         "steps": list(steps),
@@ -150,6 +152,8 @@ def gate(
     }  # fmt: skip
     if revision is not None:
         canary["revision"] = revision
+    if approval is not None:
+        canary["approval"] = dict(approval)
     spec: dict[str, Any] = {
         "risk": {"level": risk},
         "journeys": [dict(j) for j in journeys or [journey(scenario)]],

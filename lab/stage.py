@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -49,12 +49,15 @@ class StageError(RuntimeError):
 
 
 def wait_for(what: str, probe: object, *, timeout: float, interval: float = 0.1) -> None:
-    """Poll `probe()` until truthy; raise StageError naming `what` after `timeout`."""
+    """Poll `probe()` until truthy; raise StageError naming `what` after `timeout`, or at once
+    when the probe itself raises StageError (the process it waits for has exited)."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
             last = probe()  # type: ignore[operator]
+        except StageError:
+            raise
         except Exception as error:  # the probe failing is evidence, not the verdict
             last = error
         else:
@@ -187,7 +190,9 @@ class Process:
             self.process.wait(timeout=10)
 
 
-def _spawn(name: str, args: Sequence[str], log_dir: Path) -> Process:
+def _spawn(
+    name: str, args: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None
+) -> Process:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
@@ -196,7 +201,7 @@ def _spawn(name: str, args: Sequence[str], log_dir: Path) -> Process:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     return Process(name, process, log_path)
 
@@ -284,7 +289,10 @@ def start_operator(
     extra: Sequence[str] = (),
     name: str = "operator",
     wait: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Operator:
+    """`python -m canarygate run` on free ports; `env` adds to its environment (POD_NAME
+    names a replica: its Events' reportingInstance and its Lease identity)."""
     health, metrics = free_port(), free_port()
     args = [
         "-m", "canarygate", "run", f"--kubeconfig={kubeconfig}",
@@ -293,7 +301,7 @@ def start_operator(
     ]  # fmt: skip
     if prometheus:
         args.append(f"--prometheus={prometheus}")
-    spawned = _spawn(name, args, log_dir)
+    spawned = _spawn(name, args, log_dir, env)
     operator = Operator(
         spawned.name,
         spawned.process,

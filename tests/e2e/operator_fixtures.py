@@ -3,7 +3,8 @@ operator process per test module, and per test a namespace, a simulator register
 Prometheus target with its own `scenario` label, and helpers to read what the operator did.
 
 - `stage` (module): `python -m canarygate run` (lab.stage.start_operator) watching a pool of
-  namespaces made for the module's tests (one each); tests may kill, stop and restart it.
+  namespaces made for the module's tests (one each); tests may kill, stop and restart it. A
+  module's `OPERATOR_ARGS` (a sequence of flags) are added to its command line.
 - `scenario` (function): one namespace from the pool; creates objects, starts simulators,
   waits on the gate's status, reads Events, the route, `kubectl describe` and the printer
   columns. Its finalizer deletes the gates (the operator removes its finalizer, or the
@@ -36,6 +37,7 @@ from lightkube import ApiError, codecs
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Event, Namespace
 from lightkube.resources.networking_v1 import Ingress
 from lightkube.types import PatchType
@@ -71,6 +73,7 @@ KINDS: dict[str, Any] = {
     "VirtualService": VirtualService,
     "Ingress": Ingress,
     "Deployment": Deployment,
+    "Lease": Lease,
 }
 KUBECTL_KINDS = {
     "CanaryGate": "canarygates.canarygate.io",
@@ -78,6 +81,7 @@ KUBECTL_KINDS = {
     "VirtualService": "virtualservices.networking.istio.io",
     "Ingress": "ingresses.networking.k8s.io",
     "Deployment": "deployments.apps",
+    "Lease": "leases.coordination.k8s.io",
 }
 
 
@@ -86,8 +90,9 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return body
 
 
-def metrics_value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples of `name` whose labels include `labels`, in Prometheus text."""
+def metrics_value(text: str, name: str, /, **labels: str) -> float:
+    """The sum of the samples of `name` whose labels include `labels`, in Prometheus text
+    (positional `name`, so that `name` can be a label too)."""
     total = 0.0
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
@@ -216,10 +221,17 @@ class ApiWatch:
 class Stage:
     """One operator process over a pool of namespaces, and the shared Prometheus."""
 
-    def __init__(self, cluster: Cluster, prometheus: TargetedPrometheus, log_dir: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        prometheus: TargetedPrometheus,
+        log_dir: Path,
+        operator_args: Sequence[str] = (),
+    ) -> None:
         self.cluster = cluster
         self.prometheus = prometheus
         self.log_dir = log_dir
+        self.operator_args = tuple(operator_args)
         self.namespaces: list[str] = []
         self._free: list[str] = []
         self._reserved: dict[str, str] = {}
@@ -258,6 +270,7 @@ class Stage:
             prometheus=self.prometheus.url,
             log_dir=self.log_dir,
             namespaces=self.namespaces,
+            extra=self.operator_args,
             wait=False,
         )
         try:
@@ -279,7 +292,7 @@ class Stage:
     def operator_log(self, lines: int = 80) -> str:
         return self.operator.log_tail(lines) if self.operator is not None else "(not started)"
 
-    def operator_metric(self, name: str, **labels: str) -> float:
+    def operator_metric(self, name: str, /, **labels: str) -> float:
         """A metric of the running operator, summed over the series matching `labels`
         (e.g. canarygate_decisions_total, mode="freeze")."""
         assert self.operator is not None
@@ -446,9 +459,15 @@ class Scenario:
         return self.kubectl("describe", "canarygate", name)
 
     def printer_columns(self, name: str) -> dict[str, str]:
-        """`kubectl get cg NAME -o wide` as {column: value}."""
-        table = self.kubectl("get", "cg", name, "--output=wide").splitlines()
-        return dict(zip(table[0].split(), table[1].split(), strict=True))
+        """`kubectl get cg NAME -o wide` as {column: value} (cut where the header's columns
+        start, as a value may be empty: the Waiting column of a gate that waits for nothing)."""
+        header, row = self.kubectl("get", "cg", name, "--output=wide").splitlines()[:2]
+        starts = [m.start() for m in re.finditer(r"\S+", header)]
+        ends = [*starts[1:], None]
+        return {
+            header[start:end].strip(): row[start:end].strip()
+            for start, end in zip(starts, ends, strict=True)
+        }
 
     # -- processes -------------------------------------------------------------------------
 
@@ -569,7 +588,12 @@ def stage(
 ) -> Iterator[Stage]:
     """The module's operator, watching one namespace per test of the module."""
     tests = [i for i in request.session.items if getattr(i, "module", None) is request.module]
-    stage = Stage(cluster, stage_prometheus, tmp_path_factory.mktemp("stage"))
+    stage = Stage(
+        cluster,
+        stage_prometheus,
+        tmp_path_factory.mktemp("stage"),
+        operator_args=getattr(request.module, "OPERATOR_ARGS", ()),
+    )
     try:
         stage.add_namespaces(max(1, len(tests)))
         stage.start_operator()

@@ -63,7 +63,7 @@ spec:
     )
     table = cluster.kubectl("get", "canarygates", f"--namespace={namespace}")
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "HEALTH", "RISK", "ACTION", "WEIGHT", "AGE"]
+    assert header == ["NAME", "HEALTH", "RISK", "ACTION", "WEIGHT", "PHASE", "WAITING", "AGE"]
     assert table.splitlines()[1].split()[0] == "smoke"
 
 

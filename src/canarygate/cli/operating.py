@@ -36,6 +36,7 @@ from canarygate.operator.serving import parse_address
 
 PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # DNS-1123 subdomain
 
 
 def add_run_parser(commands: Any) -> None:
@@ -187,6 +188,8 @@ def _lease(args: argparse.Namespace) -> LeaseSettings | None:
     namespace = args.lease_namespace or os.environ.get("POD_NAMESPACE") or "default"
     if not _NAMESPACE.match(namespace):
         raise UsageError(f"--lease-namespace: {namespace!r} is not a namespace name")
+    if not _OBJECT_NAME.match(args.lease_name):
+        raise UsageError(f"--lease-name: {args.lease_name!r} is not an object name")
     duration = _seconds(args.lease_duration, "--lease-duration")
     if not 6 <= duration <= 300:
         raise UsageError("--lease-duration: must be between 6s and 5m")

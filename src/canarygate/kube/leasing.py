@@ -5,7 +5,18 @@ it has seen no change of the Lease for `duration` seconds of its own clock (it n
 compares timestamps written by another machine, so clock skew does not matter, as in
 client-go). The holder stops acting as soon as it could not renew for `renew_deadline`
 seconds, which is shorter than `duration`: by the time a candidate may take over, the old
-holder has stopped. Losing a write race (409) means someone else holds it.
+holder has stopped. The holder counts its lead from the moment it *sent* a renewal (the
+server applied it later, and a candidate saw it later still), so a slow answer never
+stretches it. Losing a write race (409) means someone else holds it.
+
+Takeover after the holder dies: the candidate sees the last renewal within `renew_every`
+of it being written, waits `duration` from then, and checks every `renew_every`, so it
+acquires the Lease at most `duration + 2 x renew_every` (plus API round trips) after the
+holder's last renewal, and never less than `duration` after it. A holder that stops
+cleanly empties `holderIdentity`, which a candidate takes at its next attempt.
+
+Give the elector a connection of its own (see `connect`), not the operator's: a renewal
+must not queue behind the operator's bounded gate writes.
 
     elector = LeaderElector(api, LeaseSettings(namespace="canarygate", name="canarygate"))
     elector.is_leader        # checked before every write the operator makes (fencing)
@@ -61,6 +72,10 @@ class LeaseSettings:
             raise ValueError("lease timing must be 0 < renew_every < renew_deadline < duration")
 
 
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 def _micro_time(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -82,6 +97,7 @@ class LeaderElector:
         self._seen: tuple[str, str] | None = None  # (resourceVersion, holder) last observed
         self._seen_at = 0.0  # when that last changed (monotonic)
         self._stopping = asyncio.Event()
+        self.last_attempt = monotonic()  # when the loop last came round (liveness)
         self.holder: str | None = None
         self.transitions = 0
 
@@ -99,7 +115,14 @@ class LeaderElector:
         whenever leadership starts or ends. Returns after stop(), releasing the Lease."""
         leading = False
         while not self._stopping.is_set():
-            await self._attempt()
+            self.last_attempt = self._monotonic()
+            try:
+                # One attempt never outlasts the time a holder may lead without renewing.
+                await asyncio.wait_for(self.attempt(), timeout=self.settings.renew_deadline)
+            except TimeoutError:
+                log.warning("Lease %s/%s: no answer in time", self.ref.namespace, self.ref.name)
+            except Exception:  # a bug must not end the elections: this replica would idle
+                log.exception("Lease %s/%s: unexpected failure", self.ref.namespace, self.ref.name)
             if self.is_leader != leading:
                 leading = self.is_leader
                 log.info(
@@ -116,7 +139,8 @@ class LeaderElector:
             on_change(False)
             await self._release()
 
-    async def _attempt(self) -> None:
+    async def attempt(self) -> None:
+        """One try to acquire or renew the Lease (`run` makes one every `renew_every`)."""
         try:
             lease = await self._read()
             if lease is None:
@@ -130,7 +154,10 @@ class LeaderElector:
             if self._seen != (version, holder):
                 self._seen, self._seen_at = (version, holder), now
             mine = holder == self.settings.identity
-            expired = not holder or now - self._seen_at > self.settings.duration
+            # The longer of our duration and the holder's: a replica started with a longer
+            # Lease is never overtaken before its own deadline.
+            duration = max(self.settings.duration, _seconds(spec.get("leaseDurationSeconds")))
+            expired = not holder or now - self._seen_at > duration
             if mine or expired:
                 await self._write(lease, take_over=not mine)
         except Conflict:
@@ -153,25 +180,38 @@ class LeaderElector:
 
     async def _create(self) -> None:
         now = _micro_time(self._wall())
+        sent = self._monotonic()
         try:
             await self.api.create_object(self.ref, {"spec": self._spec(0, now)})
-        except (Conflict, NotFound):
+        except Conflict:
+            return  # another replica created it first
+        except NotFound as error:  # no such namespace: nobody will ever lead; say so
+            log.warning(
+                "cannot create Lease %s/%s (does the namespace exist?): %s",
+                self.ref.namespace,
+                self.ref.name,
+                error,
+            )
             return
-        self._renewed_at = self._monotonic()
+        self._renewed_at = sent
         self.holder = self.settings.identity
+        log.info(
+            "created Lease %s/%s (%s)", self.ref.namespace, self.ref.name, self.settings.identity
+        )
 
     async def _write(self, lease: dict[str, Any], *, take_over: bool) -> None:
         spec = lease.get("spec") or {}
         transitions = int(spec.get("leaseTransitions") or 0) + (1 if take_over else 0)
         acquired = _micro_time(self._wall()) if take_over else spec.get("acquireTime")
         body = {**lease, "spec": self._spec(transitions, str(acquired))}
+        sent = self._monotonic()
         written = await self.api.replace_object(self.ref, body)
-        self._renewed_at = self._monotonic()
+        self._renewed_at = sent
         self.holder = self.settings.identity
         self.transitions = transitions
         self._seen = (str((written.get("metadata") or {}).get("resourceVersion", "")),
                       self.settings.identity)  # fmt: skip
-        self._seen_at = self._renewed_at
+        self._seen_at = sent
 
     async def _release(self) -> None:
         """Hand over at once on a clean shutdown: an empty holder may be taken immediately."""

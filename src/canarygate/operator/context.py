@@ -19,6 +19,7 @@ from canarygate.core.vocabulary import Action
 from canarygate.kube import Conflict, EventType, GateRef
 from canarygate.operator import conditions
 from canarygate.operator.actuating import ObjectStore
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import GateRecord
 from canarygate.operator.vocabulary import EventReason
 from canarygate.traffic import TrafficBackend, backend_for
@@ -60,9 +61,13 @@ class Next:
     after: float | None = None
     failed: bool = False
     forget: bool = False
+    # The decision would have moved traffic, but the gate held: it waits for a person's
+    # approval or for the routing to carry the current weight.
+    held: bool = False
 
 
 AT_INTERVAL = Next()
+HELD = Next(held=True)
 SOON = Next(after=1.0)
 
 
@@ -136,11 +141,23 @@ class GateContext:
         self, body: Mapping[str, Any], reason: EventReason, message: str, *, warning: bool = False
     ) -> None:
         """The one place a transition is announced: an Event on the gate, and the same
-        transition to the notifier, if any (which queues it and returns at once)."""
+        transition to the notifier, if any (which queues it and returns at once), and a log
+        line with the gate, its revision and the Event's reason as fields."""
+        ref = GateRef.from_body(body)
+        revision = (body.get("status") or {}).get("revision")
+        log.log(
+            logging.WARNING if warning else logging.INFO,
+            "%s/%s %s: %s",
+            ref.namespace,
+            ref.name,
+            reason,
+            message,
+            extra={**gate_fields(f"{ref.namespace}/{ref.name}", revision), "event": str(reason)},
+        )
         if self.notify is not None:
             self.notify(Transition(body, reason, message, warning))
         await self.store.emit_event(
-            GateRef.from_body(body),
+            ref,
             type="Warning" if warning else "Normal",
             reason=str(reason),
             message=message,

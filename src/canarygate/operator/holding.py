@@ -19,7 +19,13 @@ from canarygate.core.approval import APPROVE_ANNOTATION
 from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.vocabulary import Action, Mode, Phase
 from canarygate.operator import conditions
-from canarygate.operator.context import AT_INTERVAL, GateContext, Next, merged_conditions
+from canarygate.operator.context import (
+    AT_INTERVAL,
+    HELD,
+    GateContext,
+    Next,
+    merged_conditions,
+)
 from canarygate.operator.records import GateRecord
 from canarygate.operator.vocabulary import ConditionReason, ConditionType, EventReason
 from canarygate.traffic import WeightCheck
@@ -76,6 +82,13 @@ async def hold(
             consecutivePasses=record.state.consecutive_passes,
             phase=str(record.state.phase),
         )
+    if approval is None and record.state.phase is Phase.WAITING_FOR_APPROVAL:
+        # The move it waited for is no longer what the gate would do (health turned, a
+        # guardrail failed): it holds for that reason now, not for a person.
+        fields.update(
+            phase=str(Phase.PROGRESSING if record.state.weight > 0 else Phase.PENDING),
+            approval=None,
+        )
     if approval is not None:
         how = approval_howto(record, approval)
         why = (
@@ -109,8 +122,10 @@ async def hold(
     heartbeat_due = record.last_evaluation is None or now - record.last_evaluation > timedelta(
         seconds=ctx.settings.heartbeat_seconds
     )
+    # A move that waits is a hold, whatever the decision said (metrics and logs count it so).
+    outcome = AT_INTERVAL if waiting is None and approval is None else HELD
     if significant(candidate) == record.digest and not heartbeat_due:
-        return AT_INTERVAL
+        return outcome
 
     def build(status: Mapping[str, Any]) -> dict[str, Any]:
         return {**ctx.common(record, status, updates, now), **fields}
@@ -128,7 +143,7 @@ async def hold(
         ConditionReason.CANNOT_TELL,
     ):
         await ctx.event(written, EventReason.WAITING_FOR_TRAFFIC, str(fields["message"]))
-    return AT_INTERVAL
+    return outcome
 
 
 async def announce_hold(

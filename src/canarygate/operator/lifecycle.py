@@ -17,6 +17,7 @@ from canarygate.kube import KubeError
 from canarygate.operator import conditions
 from canarygate.operator.actuating import read, restore, set_weight
 from canarygate.operator.context import AT_INTERVAL, GateContext, Next
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import FINALIZER, GateRecord
 from canarygate.operator.vocabulary import EventReason
 
@@ -117,7 +118,12 @@ async def finalize(ctx: GateContext, record: GateRecord) -> Next:
         try:
             written = await restore(ctx.store, ctx.backend(record), original)
         except (ActuatorError, SpecError) as error:
-            log.warning("gate %s: original routing not restored: %s", record.key, error)
+            log.warning(
+                "gate %s: original routing not restored: %s",
+                record.key,
+                error,
+                extra=gate_fields(record.key, record.revision),
+            )
             written = -1
         if written >= 0:
             await ctx.event(

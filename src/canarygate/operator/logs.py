@@ -1,7 +1,9 @@
 """Log output of the operator: readable text, or one JSON object per line for log pipelines.
 
-Decision logs carry structured fields (gate, revision, action, health, risk, mode, weights);
-the JSON format puts them at the top level so they can be filtered without parsing text.
+Decision logs carry structured fields (gate, revision, action, health, risk, mode, weights),
+transitions (what an Event says) gate, revision and event, and a gate's problems gate and
+revision; the JSON format puts them at the top level so they can be filtered without parsing
+text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 STRUCTURED_FIELDS = (
     "gate",
     "revision",
+    "event",
     "action",
     "health",
     "risk",
@@ -22,6 +25,11 @@ STRUCTURED_FIELDS = (
     "weight",
     "weight_next",
 )
+
+
+def gate_fields(gate: object, revision: str | None) -> dict[str, Any]:
+    """The `extra` of a log line about one gate."""
+    return {"gate": str(gate), "revision": revision}
 
 
 class JsonFormatter(logging.Formatter):

@@ -29,6 +29,7 @@ from canarygate.operator import conditions
 from canarygate.operator.actuating import read, set_weight
 from canarygate.operator.context import AT_INTERVAL, SOON, GateContext, Next
 from canarygate.operator.holding import hold
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import GateRecord, Intent, intent_from_status
 from canarygate.operator.vocabulary import EventReason
 from canarygate.traffic import CheckOutcome, WeightCheck
@@ -75,6 +76,7 @@ async def step(ctx: GateContext, record: GateRecord, decision: Decision) -> Next
             "phase": str(Phase.PROGRESSING),
             "consecutivePasses": decision.state.consecutive_passes,
             "intent": intent.to_status(),
+            "approval": None,  # approved (or no longer needed): the wait is over
         }
 
     body = await ctx.fresh(record)
@@ -206,7 +208,12 @@ async def roll_back(ctx: GateContext, record: GateRecord, decision: Decision) ->
             ctx.store, backend, 0, stamp=ctx.stamp(record, Action.ROLLBACK, 0, now)
         )
     except (ActuatorError, KubeError, SpecError) as error:
-        log.error("gate %s: rollback could not move traffic: %s", record.key, error)
+        log.error(
+            "gate %s: rollback could not move traffic: %s",
+            record.key,
+            error,
+            extra=gate_fields(record.key, record.revision),
+        )
         body = await ctx.fresh(record)
         await ctx.traffic_failed(record, body, error, now)
         return Next(after=1.0, failed=True)
@@ -231,6 +238,7 @@ async def roll_back(ctx: GateContext, record: GateRecord, decision: Decision) ->
             "phase": str(Phase.ROLLED_BACK),
             "weight": 0,
             "intent": None,
+            "approval": None,
             "traffic": {
                 **(status.get("traffic") or {}),
                 "check": str(moved.check.outcome),
@@ -271,6 +279,7 @@ async def finish_rollback(ctx: GateContext, record: GateRecord, stamp: Mapping[s
             "weight": 0,
             "consecutivePasses": 0,
             "intent": None,
+            "approval": None,
             "message": why,
             "history": appended(status.get("history"), entry),
         }

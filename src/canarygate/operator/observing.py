@@ -1,8 +1,10 @@
 """What the operator reports about itself: Prometheus metrics and decision logs.
 
 One registry per operator (not the process-global one), so tests and benchmarks can run
-several. Names follow Prometheus conventions: `canarygate_` prefix, base units, `_total` for
-counters.
+several. Names follow Prometheus conventions: `canarygate_` prefix, base units (seconds,
+ratios rather than percents), `_total` for counters, dimensions as labels. The `_created`
+series prometheus_client adds to every counter and histogram are turned off: they double the
+series and nothing here needs them.
 """
 
 from __future__ import annotations
@@ -11,11 +13,18 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from canarygate.core.decisions import Decision
+from canarygate.core.vocabulary import Action
 
 if TYPE_CHECKING:
     from canarygate.evaluating import ClientPool, TickReport
@@ -29,17 +38,29 @@ _TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 class Observer:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide; our choice
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.decisions = Counter(
             "canarygate_decisions", "Decisions made, by action and mode.", ["action", "mode"],
             registry=r,
         )  # fmt: skip
-        self.gates = Gauge("canarygate_gates", "Known CanaryGates by phase.", ["phase"], registry=r)
+        self.gates = Gauge(
+            "canarygate_gates",
+            "Known CanaryGates by phase and by the customer health in their status.",
+            ["phase", "health"],
+            registry=r,
+        )
         self.gate_weight = Gauge(
-            "canarygate_gate_weight_percent",
-            "Canary traffic percent of each gate, as recorded in its status.",
+            "canarygate_gate_weight_ratio",
+            "Canary share of each gate's traffic as recorded in its status (weight / 100).",
             ["namespace", "name"],
+            registry=r,
+        )
+        self.tick_duration = Histogram(
+            "canarygate_tick_duration_seconds",
+            "Time from a tick's start until every gate it took has made its transition.",
+            buckets=_TICK_BUCKETS,
             registry=r,
         )
         self.tick_gates = Histogram(
@@ -61,18 +82,13 @@ class Observer:
         )
         self.queries_distinct = Counter(
             "canarygate_queries_distinct",
-            "Distinct requests after deduplication and packing.",
+            "Requests left to send after deduplication and packing (one per distinct query "
+            "or packed group).",
             registry=r,
         )
         self.http_requests = Counter(
             "canarygate_prometheus_requests",
             "HTTP requests sent to Prometheus, retries included.",
-            registry=r,
-        )
-        self.gates_by_health = Gauge(
-            "canarygate_gates_by_health",
-            "Known CanaryGates by the customer health in their status.",
-            ["health"],
             registry=r,
         )
         self.leader = Gauge(
@@ -81,8 +97,7 @@ class Observer:
             registry=r,
         )
         self.leader.set(1)
-        self._phases: dict[str, int] = {}
-        self._healths: dict[str, int] = {}
+        self._gates: dict[tuple[str, str], int] = {}
 
     def leading(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)
@@ -95,16 +110,17 @@ class Observer:
         for record, step in ((old, -1), (new, 1)):
             if record is None:
                 continue
-            phase = str(record.state.phase) if record.started else "Unstarted"
-            self._phases[phase] = self._phases.get(phase, 0) + step
-            self.gates.labels(phase=phase).set(self._phases[phase])
-            health = record.health or "none"
-            self._healths[health] = self._healths.get(health, 0) + step
-            self.gates_by_health.labels(health=health).set(self._healths[health])
+            cell = (str(record.state.phase) if record.started else "Unstarted",
+                    record.health or "none")  # fmt: skip
+            self._gates[cell] = self._gates.get(cell, 0) + step
+            self.gates.labels(*cell).set(self._gates[cell])
         if new is not None:
-            self.gate_weight.labels(new.key.namespace, new.key.name).set(new.state.weight)
+            self.gate_weight.labels(new.key.namespace, new.key.name).set(new.state.weight / 100)
         elif old is not None:
             self.gate_weight.remove(old.key.namespace, old.key.name)
+
+    def tick_finished(self, seconds: float) -> None:
+        self.tick_duration.observe(seconds)
 
     def tick_started(self, lag_seconds: float, gates: int) -> None:
         self.lag.set(lag_seconds)
@@ -116,27 +132,33 @@ class Observer:
         self.queries_distinct.inc(report.distinct)
         self.http_requests.inc(report.http_requests)
 
-    def decided(self, record: GateRecord, decision: Decision) -> None:
-        self.decisions.labels(action=str(decision.action), mode=str(decision.mode)).inc()
+    def decided(self, record: GateRecord, decision: Decision, *, held: bool = False) -> None:
+        """Count and log a decision as the gate took it: a move that waited (for a person's
+        approval, for the routing) is a hold."""
+        action = Action.HOLD if held else decision.action
+        self.decisions.labels(action=str(action), mode=str(decision.mode)).inc()
         # Holds repeat every interval on every gate: only moves are worth a line by default.
-        level = logging.DEBUG if decision.weight_next == decision.weight_current else logging.INFO
+        moves = action is not Action.HOLD and decision.weight_next != decision.weight_current
+        level = logging.INFO if moves else logging.DEBUG
         if not log.isEnabledFor(level):
             return  # building the line's fields costs more than the decision's counter
+        reason = decision.reasons[0].message if decision.reasons else ""
         log.log(
             level,
-            "%s %s: %s",
+            "%s %s: %s%s",
             record.key,
-            decision.action,
-            decision.reasons[0].message if decision.reasons else "",
+            action,
+            reason,
+            f" (waiting to {decision.action} to {decision.weight_next}%)" if held else "",
             extra={
                 "gate": str(record.key),
                 "revision": record.revision,
-                "action": str(decision.action),
+                "action": str(action),
                 "health": str(decision.health),
                 "risk": str(decision.risk.risk),
                 "mode": str(decision.mode),
                 "weight": decision.weight_current,
-                "weight_next": decision.weight_next,
+                "weight_next": decision.weight_current if held else decision.weight_next,
             },
         )
 
@@ -171,12 +193,22 @@ class _StatsCollector(Collector):
             "canarygate_kube_events_failed", "Events that could not be posted.",
             value=stats.events_failed,
         )  # fmt: skip
+        yield CounterMetricFamily(
+            "canarygate_kube_relists",
+            "Complete lists of CanaryGates after the first (a watch expired: 410 Gone).",
+            value=stats.relists,
+        )
+        yield CounterMetricFamily(
+            "canarygate_kube_watch_restarts",
+            "Watches of CanaryGates re-opened after an error.",
+            value=stats.watch_restarts,
+        )
         failures = CounterMetricFamily(
             "canarygate_prometheus_query_failures",
             "Prometheus queries that produced no value, by kind and server.",
             labels=["kind", "prometheus"],
         )
-        breakers = GaugeMetricFamily(
+        breakers = CounterMetricFamily(
             "canarygate_prometheus_breaker_opened",
             "Times the circuit breaker opened, per Prometheus.",
             labels=["prometheus"],

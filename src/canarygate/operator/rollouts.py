@@ -31,6 +31,7 @@ from canarygate.operator.context import (
     Notify,
     RolloutSettings,
 )
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import FINALIZER, GateRecord
 
 __all__ = ["GateStore", "Next", "RolloutSettings", "Rollouts"]
@@ -57,10 +58,18 @@ class Rollouts:
         except NotLeader:
             return Next(after=self.settings.max_backoff_seconds)  # the active replica acts
         except (KubeError, ActuatorError) as error:
-            log.warning("gate %s: %s", record.key, error)
+            log.warning(
+                "gate %s: %s", record.key, error, extra=gate_fields(record.key, record.revision)
+            )
             return Next(failed=True)
         except CanarygateError as error:  # a bug in a path, not in the gate: keep going
-            log.error("gate %s: unexpected %s: %s", record.key, type(error).__name__, error)
+            log.error(
+                "gate %s: unexpected %s: %s",
+                record.key,
+                type(error).__name__,
+                error,
+                extra=gate_fields(record.key, record.revision),
+            )
             return Next(failed=True)
 
     async def _process(self, record: GateRecord, decision: Decision | None) -> Next:

@@ -60,6 +60,8 @@ class Operator:
         self.runtime: Runtime | None = None
         self.informer: GateInformer | None = None
         self.elector: LeaderElector | None = None
+        self.lease_api: KubeApi | None = None
+        self._lease_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[Any] = []
 
@@ -67,15 +69,19 @@ class Operator:
         self.api = connect(self.settings.kubeconfig)
         store: Any = self.api
         if self.settings.leader_election is not None:
-            elector = self.elector = LeaderElector(self.api, self.settings.leader_election)
+            # The Lease has a connection of its own: a renewal never waits behind the
+            # operator's own bounded gate writes (thousands at once when gates start).
+            self.lease_api = connect(self.settings.kubeconfig)
+            elector = self.elector = LeaderElector(self.lease_api, self.settings.leader_election)
             store = FencedStore(self.api, lambda: elector.is_leader)
         self.runtime = Runtime(store, self.settings.runtime, self.observer)
         api, runtime = self.api, self.runtime
         self.observer.attach(lambda: api.stats, lambda: runtime.pool)
         if self.elector is not None:
             runtime.set_active(False)
-            self._tasks.append(
-                asyncio.create_task(self.elector.run(self._leading), name="canarygate lease")
+            self.observer.leading(False)
+            self._lease_task = asyncio.create_task(
+                self.elector.run(self._leading), name="canarygate lease"
             )
         self.informer = GateInformer(
             self.api, list(self.settings.namespaces) or None, self._on_event
@@ -93,12 +99,21 @@ class Operator:
     async def _serve(self) -> None:
         runtime = self.runtime
         assert runtime is not None
+        elector = self.elector
+
+        def last_loop() -> float:
+            """The older of the scheduler's and (with leader election) the Lease loop's last
+            round: either one stuck makes the replica useless."""
+            if elector is None:
+                return runtime.last_loop
+            return min(runtime.last_loop, elector.last_attempt)
+
         addresses = {self.settings.health_address, self.settings.metrics_address} - {None}
         for address in sorted(a for a in addresses if a):
             app = make_app(
                 registry=self.observer.registry,
                 ready=runtime.synced.is_set,
-                last_loop=lambda: runtime.last_loop,
+                last_loop=last_loop,
                 health=address == self.settings.health_address,
                 metrics=address == self.settings.metrics_address,
             )
@@ -120,12 +135,16 @@ class Operator:
             runtime.synced_with(sorted(event.keys))
 
     async def stop(self) -> None:
-        if self.elector is not None:
-            self.elector.stop()  # hands the Lease over as the last thing its task does
         if self.informer is not None:
             self.informer.stop()
         if self.runtime is not None:
-            await self.runtime.stop()
+            await self.runtime.stop()  # transitions in flight finish while we still lead
+        if self.elector is not None and self._lease_task is not None:
+            # Then hand the Lease over (an empty holder), so a standby takes over at its
+            # next attempt instead of waiting out the Lease.
+            self.elector.stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._lease_task, timeout=10)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -134,6 +153,8 @@ class Operator:
             await server.cleanup()
         if self.api is not None:
             await self.api.close()
+        if self.lease_api is not None:
+            await self.lease_api.close()
         log.info("canarygate operator stopped")
 
 

@@ -24,6 +24,7 @@ from canarygate.core.errors import ConfigurationError, SpecError
 from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
 from canarygate.metrics.prometheus import PrometheusConfig
 from canarygate.operator.context import Notify
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.observing import Observer
 from canarygate.operator.records import GateKey, GateRecord, key_of, record_from
 from canarygate.operator.rollouts import Next, Rollouts, RolloutSettings
@@ -142,7 +143,14 @@ class Runtime:
         return self._active.is_set()
 
     def set_active(self, active: bool) -> None:
-        """Act (leader) or only watch (standby); the loop picks it up at once."""
+        """Act (leader) or only watch (standby); the loop picks it up at once. A replica that
+        becomes active looks at every gate now: the one that led before may have died in the
+        middle of a step, and only the status (kept current by the informer) says where."""
+        if active and not self._active.is_set():
+            now = time.monotonic()
+            for key in self.records:
+                if key not in self._busy:
+                    self.queue.schedule(key, now)
         if active:
             self._active.set()
         else:
@@ -173,10 +181,16 @@ class Runtime:
                 others.append(record)
             else:
                 groups.setdefault(config, []).append(record)
-        for config, group in groups.items():
-            self._spawn(self._evaluate_and_process(config, group))
-        for record in others:
-            self._spawn(self._process(record, None))
+        work = [self._evaluate_and_process(config, group) for config, group in groups.items()]
+        work += [self._process(record, None) for record in others]
+        if work:
+            self._spawn(self._run_tick(work))
+
+    async def _run_tick(self, work: list[Any]) -> None:
+        """The tick's batches and transitions, concurrently; its duration once all are done."""
+        started = time.monotonic()
+        await asyncio.gather(*work, return_exceptions=True)
+        self.observer.tick_finished(time.monotonic() - started)
 
     def _config(self, record: GateRecord) -> PrometheusConfig | None:
         timeout = record.prometheus_timeout_seconds
@@ -196,7 +210,12 @@ class Runtime:
             record.problem = f"{error.field}: {error.message}"
             return None
         except ConfigurationError as error:  # the operator's own TLS or auth settings
-            log.error("gate %s: Prometheus settings unusable: %s", record.key, error)
+            log.error(
+                "gate %s: Prometheus settings unusable: %s",
+                record.key,
+                error,
+                extra=gate_fields(record.key, record.revision),
+            )
             return None
 
     async def _evaluate_and_process(
@@ -230,10 +249,14 @@ class Runtime:
             try:
                 outcome = await self.rollouts.process(record, decision)
             except Exception:  # a bug must cost one gate a backoff, never the operator
-                log.exception("gate %s: unexpected failure; retrying with backoff", record.key)
+                log.exception(
+                    "gate %s: unexpected failure; retrying with backoff",
+                    record.key,
+                    extra=gate_fields(record.key, record.revision),
+                )
                 outcome = Next(failed=True)
         if decision is not None:
-            self.observer.decided(record, decision)
+            self.observer.decided(record, decision, held=outcome.held)
         self._finished(record.key, outcome)
 
     def _finished(self, key: GateKey, outcome: Next) -> None:

@@ -2,8 +2,10 @@
 
 - /readyz is 503 until the first complete list of CanaryGates: before that the operator does
   not know every gate, so it must not be counted as serving.
-- /healthz is 503 when the scheduler loop has not come round for `stuck_after` seconds (it
-  wakes at least every few seconds even with nothing due), so a wedged loop gets restarted.
+- /healthz is 503 when the scheduler loop (and, with leader election, the Lease loop) has not
+  come round for `stuck_after` seconds (each wakes at least every few seconds even with
+  nothing to do), so a wedged process gets restarted. A standby replica is live and ready:
+  it keeps its records current, ready to take over.
 """
 
 from __future__ import annotations

@@ -296,3 +296,83 @@ async def test_a_promotion_that_needs_approval_waits_for_exactly_that_approval()
     annotations["canarygate.io/approve"] = "v1/promote,v2/promote"
     await harness.run_until(lambda s: s.get("phase") == "Promoted")
     assert "approval" not in fake.status(NS, "checkout")
+
+
+def approving(fake: FakeCluster, *keys: str) -> None:
+    annotations = fake.gates[(NS, "checkout")]["metadata"].setdefault("annotations", {})
+    annotations["canarygate.io/approve"] = ",".join(keys)
+
+
+def red(record: Any) -> Any:
+    return observations(record, canary_error_ratio=0.001, error_ratio=0.05)
+
+
+async def test_every_step_waits_for_its_own_approval_and_is_taken_once() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["approval"] = {"steps": "all"}
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    assert fake.status(NS, "checkout")["approval"]["key"] == "v2/10"
+    assert fake.status(NS, "checkout")["weight"] == 0
+    approving(fake, "v2/10")
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    assert fake.status(NS, "checkout")["approval"]["key"] == "v2/50"
+    approving(fake, "v2/10", "v2/50", "v2/100")  # approved ahead: no wait at 100
+    await harness.run_until(lambda s: s.get("weight") == 100)
+    status = fake.status(NS, "checkout")
+    moves = [(h["weightFrom"], h["weightTo"]) for h in status["history"] if h["action"] != "hold"]
+    assert moves == [(0, 10), (10, 50), (50, 100)]
+    assert fake.reasons().count("WaitingForApproval") == 2
+
+
+async def test_a_gate_that_stops_wanting_to_move_no_longer_says_it_waits_for_approval() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["approval"] = {"steps": "all"}
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    await harness.run_until(lambda s: s.get("phase") != "WaitingForApproval", measure=red)
+    status = fake.status(NS, "checkout")
+    assert status["phase"] == "Pending"  # weight 0: it had not started moving
+    assert status["health"] == "red"
+    assert "approval" not in status
+    # Health back: it waits again, for the same step, since a new moment.
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    assert fake.status(NS, "checkout")["approval"]["key"] == "v2/10"
+
+
+async def test_a_rollback_never_waits_and_clears_the_wait() -> None:
+    fake = FakeCluster()
+    body = gate_body()
+    body["spec"]["canary"]["approval"] = {"steps": "all"}
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    approving(fake, "v2/10")
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval" and s["weight"] == 10)
+    await harness.run_until(lambda s: s.get("phase") == "RolledBack", measure=failing)
+    status = fake.status(NS, "checkout")
+    assert "approval" not in status
+    assert route_weights(fake) == (100, 0)
+
+
+async def test_high_risk_steps_wait_only_when_the_release_is_high_risk() -> None:
+    for level, waits in (("low", False), ("high", True)):
+        fake = FakeCluster()
+        body = gate_body()
+        body["spec"]["risk"]["level"] = level
+        body["spec"]["canary"]["approval"] = {"steps": "high-risk"}
+        fake.add_gate(body)
+        fake.add_object(ROUTE, route_body())
+        harness = Harness(fake)
+        await harness.run_until(
+            lambda s: s.get("phase") == "WaitingForApproval" or s.get("weight") == 10
+        )
+        assert (fake.status(NS, "checkout")["phase"] == "WaitingForApproval") is waits, level
