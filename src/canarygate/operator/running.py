@@ -30,6 +30,7 @@ from canarygate.kube import (
 from canarygate.kube.leasing import LeaderElector, LeaseSettings
 from canarygate.operator.fencing import FencedStore
 from canarygate.operator.logs import configure_logging
+from canarygate.operator.notifying import NotificationSettings, Notifier
 from canarygate.operator.observing import Observer
 from canarygate.operator.runtime import Runtime, RuntimeSettings
 from canarygate.operator.serving import make_app, serve
@@ -46,6 +47,7 @@ class RunSettings:
     log_format: str = "text"
     log_level: str = "INFO"
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     # With several replicas: the Lease they elect the active one with (None: act alone).
     leader_election: LeaseSettings | None = None
 
@@ -59,6 +61,7 @@ class Operator:
         self.api: KubeApi | None = None
         self.runtime: Runtime | None = None
         self.informer: GateInformer | None = None
+        self.notifier: Notifier | None = None
         self.elector: LeaderElector | None = None
         self.lease_api: KubeApi | None = None
         self._lease_task: asyncio.Task[None] | None = None
@@ -74,7 +77,17 @@ class Operator:
             self.lease_api = connect(self.settings.kubeconfig)
             elector = self.elector = LeaderElector(self.lease_api, self.settings.leader_election)
             store = FencedStore(self.api, lambda: elector.is_leader)
-        self.runtime = Runtime(store, self.settings.runtime, self.observer)
+        if self.settings.notifications.secrets:
+            leader = self.elector
+            self.notifier = Notifier(
+                self.api,
+                self.settings.notifications,
+                self.observer.registry,
+                active=(lambda: leader.is_leader) if leader is not None else lambda: True,
+                clock=self.settings.runtime.clock,
+            )
+            await self.notifier.start()
+        self.runtime = Runtime(store, self.settings.runtime, self.observer, notify=self.notifier)
         api, runtime = self.api, self.runtime
         self.observer.attach(lambda: api.stats, lambda: runtime.pool)
         if self.elector is not None:
@@ -145,6 +158,8 @@ class Operator:
             self.elector.stop()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._lease_task, timeout=10)
+        if self.notifier is not None:  # after the runtime: nothing is announced any more
+            await self.notifier.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
