@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from canarygate.core.approval import APPROVE_ANNOTATION
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -25,7 +27,9 @@ class Facts:
     failing_guardrails: tuple[str, ...]  # each in words, with its values
     reason_codes: tuple[str, ...]
     prometheus: str
-    approval: str | None  # status.approval.how, when the gate waits for one
+    approval: str | None  # how to approve, while the gate waits for an approval
+    health: str | None  # status.health and status.mode after the transition
+    mode: str | None
     warning: bool
 
     @property
@@ -87,7 +91,12 @@ def _rolled_back(f: Facts) -> str:
 
 def _hold(f: Facts) -> str:
     lead = f.reason_codes[0] if f.reason_codes else ""
+    for code in ("InvalidEvidence", "StaleData"):  # evidence problems behind any hold
+        if code in f.reason_codes:
+            return _HOLD_ADVICE[code](f)
     specific = _HOLD_ADVICE.get(lead)
+    if lead == "Hold":  # the matrix mode itself never advances
+        specific = _MODE_ADVICE.get(f.mode or "")
     if specific is not None:
         return specific(f)
     return (
@@ -111,9 +120,36 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
         f"to recover ({f.breaching or 'see the journeys'})."
     ),
     "StaleData": lambda f: (
-        "Check that the journeys' metrics are still scraped: their newest samples are too old, "
-        "so the gate holds as on silence."
+        "Check that the journeys' metrics are still scraped: their newest samples are too old "
+        "(or there are none), so the gate holds as on silence."
     ),
+    "InvalidEvidence": lambda f: (
+        "Check the journeys' and guardrails' queries (or their recording rules): Prometheus "
+        "answered values that cannot be right (good above total, negative or not finite), so "
+        "the gate holds as on silence and never promotes or rolls back on them."
+    ),
+    "ConsecutivePassesNeeded": lambda f: (
+        "Nothing to do: in guarded mode (high risk) each step needs consecutive passing "
+        f"evaluations; the next one comes {f.interval} from now."
+    ),
+    "SuccessMetricHold": lambda f: (
+        "Nothing to do yet: the canary is safe to promote, but its success metrics do not show "
+        "the release's value yet; the last step waits for them (see status.successMetrics)."
+    ),
+}
+
+_MODE_ADVICE: Final[dict[str, Advice]] = {
+    "hold": lambda f: (
+        "Check that the journeys' queries return data (canarygate evaluate -f with the gate's "
+        "spec shows each answer): customer health is unknown, and silence never advances, "
+        "promotes or rolls back."
+    ),
+    "delay": lambda f: (
+        "Nothing to do unless you want to stop the release: customer health is yellow "
+        f"({f.breaching or 'see the journeys'}) and the release is high-risk, so the canary "
+        f"stays at {f.weight}% until health recovers."
+    ),
+    "freeze": lambda f: _frozen(f),
 }
 
 
@@ -168,8 +204,11 @@ def _waiting_for_traffic(f: Facts) -> str:
 
 
 def _waiting_for_approval(f: Facts) -> str:
-    how = f.approval or f"canarygate approve {f.namespace}/{f.name}"
-    return f"Approve the step if you agree: {how}. The gate holds until then."
+    how = f.approval or (
+        f"canarygate approve {f.namespace}/{f.name}, or set the annotation "
+        f"{APPROVE_ANNOTATION} on the CanaryGate to the key in status.approval"
+    )
+    return f"Approve the move if you agree: {how}. The gate holds until then."
 
 
 def _nothing(f: Facts) -> str:

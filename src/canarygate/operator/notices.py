@@ -20,6 +20,9 @@ in the README, "Notifications"): keys may be added, none renamed or removed.
     guardrails  every guardrail: {name, verdict, canary, baseline, samples,
                 consecutiveFailures, severity, max, maxIncrease, segments?}
     reasons     [{code, message}]: why the gate decided what it did
+    approval    only while the gate waits for a person (phase WaitingForApproval): {key,
+                action, toWeight, waitingSince, annotation, command, how}: approve with
+                `command`, or set `annotation` to `key` on the CanaryGate
     nextStep    what a person should do now, in words (see `next_steps`)
 """
 
@@ -30,6 +33,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from canarygate.api.status import rfc3339
+from canarygate.core.approval import APPROVE_ANNOTATION
+from canarygate.core.vocabulary import Phase
 from canarygate.operator.context import Transition
 from canarygate.operator.next_steps import Facts, next_step
 
@@ -55,6 +60,7 @@ def notice(transition: Transition, announced_at: datetime) -> dict[str, Any]:
     journeys = _journeys_in_breach(status.get("journeys"), spec.get("journeys"))
     guardrails = _guardrails(status.get("guardrails"), canary.get("guardrails"))
     change = _change(reason, status)
+    approval = _approval(status, namespace, name)
     facts = Facts(
         namespace=namespace,
         name=name,
@@ -70,10 +76,12 @@ def notice(transition: Transition, announced_at: datetime) -> dict[str, Any]:
         reason_codes=tuple(str(c) for c in status.get("reasonCodes") or []),
         prometheus=str(_mapping(spec.get("prometheus")).get("address") or "")
         or "the operator's default",
-        approval=str(_mapping(status.get("approval")).get("how") or "") or None,
+        approval=None if approval is None else str(approval["how"]),
+        health=None if status.get("health") is None else str(status["health"]),
+        mode=None if status.get("mode") is None else str(status["mode"]),
         warning=transition.warning,
     )
-    return {
+    document = {
         "schema": SCHEMA,
         "id": f"{uid}/{metadata.get('resourceVersion', '')}/{reason}",
         "time": rfc3339(announced_at),
@@ -93,10 +101,36 @@ def notice(transition: Transition, announced_at: datetime) -> dict[str, Any]:
         ],
         "nextStep": next_step(reason, facts),
     }
+    if approval is not None:
+        document["approval"] = approval
+    return document
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _approval(status: Mapping[str, Any], namespace: str, name: str) -> dict[str, Any] | None:
+    """What the gate waits for and how to give it, while it waits (a status.approval left
+    from an earlier wait is not shown once the phase moved on)."""
+    waiting = _mapping(status.get("approval"))
+    if status.get("phase") != str(Phase.WAITING_FOR_APPROVAL) or not waiting.get("key"):
+        return None
+    key = str(waiting["key"])
+    command = f"canarygate approve {namespace}/{name}"
+    return {
+        "key": key,
+        "action": waiting.get("action"),
+        "toWeight": waiting.get("toWeight"),
+        "waitingSince": waiting.get("waitingSince"),
+        "annotation": APPROVE_ANNOTATION,
+        "command": command,
+        "how": str(waiting.get("how") or "")
+        or (
+            f"{command}, or kubectl annotate canarygate {name} -n {namespace} "
+            f"{APPROVE_ANNOTATION}={key} --overwrite"
+        ),
+    }
 
 
 def _change(reason: str, status: Mapping[str, Any]) -> dict[str, Any]:

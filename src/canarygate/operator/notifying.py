@@ -6,8 +6,9 @@ full, the oldest is dropped and counted) and returns: a slow or failing webhook 
 blocks or slows a gate. One worker per receiver posts its queue in order, one at a time,
 with a timeout; it retries connection errors, timeouts, 429 (after its Retry-After) and
 5xx with exponential backoff and jitter, for a bounded time, then gives up and counts it.
-Any other answer is final. A 401 or 403 has the receiver's Secret read again (a rotated
-token) and, when it changed, the post tried once more.
+Any other answer is final, but a refusal (4xx, a redirect) has the receiver's Secret read
+again (a rotated token or hook URL) and, when it changed, the post tried once more; while
+notifications flow the Secret is also read again every minute.
 
 Sent once: a transition is queued once per announcement and a successful post is never
 repeated. Only the replica that processes gates announces transitions, so a standby (which
@@ -70,8 +71,11 @@ class NotificationSettings:
     grace_seconds: float = 5.0  # on shutdown
     backoff_seconds: float = 1.0  # the first retry's delay, doubling
     max_backoff_seconds: float = 30.0
-    # A Secret is read again at most this often (on 401/403, or while it cannot be read).
+    # A Secret is read again at most this often (on a refusal, or while it cannot be read)...
     secret_reread_seconds: float = 5.0
+    # ...and at least this often while notifications flow (a rotated URL or token is used
+    # from the next notification on, without waiting for a refusal).
+    secret_refresh_seconds: float = 60.0
 
 
 class NotificationMetrics:
@@ -226,7 +230,9 @@ class ReceiverWorker:
             if outcome.delivered:
                 self._metrics.sent.labels(self.label).inc()
                 return
-            if outcome.unauthorized and not reloaded:
+            if not outcome.retry and not reloaded:
+                # A refusal may mean the Secret changed (a rotated token, a new hook URL):
+                # read it again, and post once more only if it did.
                 reloaded = True
                 fresh = await self.load(again=True)
                 if fresh is not None and fresh != receiver:
@@ -306,14 +312,16 @@ class ReceiverWorker:
     # -- the Secret -----------------------------------------------------------------------------
 
     async def load(self, *, again: bool = False) -> Receiver | None:
-        """The receiver: read from its Secret the first time, again when `again` (a refused
-        token) or while it cannot be read, at most once per `secret_reread_seconds`. A
-        Secret that cannot be read is one log line (per new problem) and a metric, never an
-        exception; the last good receiver stays in use."""
-        if self.receiver is not None and not again:
-            return self.receiver
+        """The receiver: read from its Secret the first time, again when `again` (a
+        refusal), when the last read is `secret_refresh_seconds` old, or while it cannot be
+        read; never more than once per `secret_reread_seconds`. A Secret that cannot be read
+        is one log line (per new problem) and a metric, never an exception; the last good
+        receiver stays in use."""
         now = time.monotonic()
-        if now - self._last_read < self._settings.secret_reread_seconds:
+        age = now - self._last_read
+        if self.receiver is not None and not again and age < self._settings.secret_refresh_seconds:
+            return self.receiver
+        if age < self._settings.secret_reread_seconds:
             return self.receiver
         self._last_read = now
         try:

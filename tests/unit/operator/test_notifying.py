@@ -16,7 +16,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from canarygate.core import Missing, MissingKind
 from canarygate.core.errors import Forbidden
+from canarygate.core.observations import Role
 from canarygate.operator.context import Transition
 from canarygate.operator.notices import SCHEMA, notice
 from canarygate.operator.notifying import NotificationSettings, Notifier, retry_after
@@ -137,6 +139,113 @@ async def test_a_rollback_names_the_failing_guardrail_the_breached_journey_and_w
     assert "new revision" in step
 
 
+def healthy_but(role: Role, value: float | Missing) -> Callable[[Any], Any]:
+    """Healthy observations, except every query of `role`."""
+
+    def measure(record: Any) -> Any:
+        found = observations(record, canary_error_ratio=0.001)
+        return {key: value if key.role is role else v for key, v in found.items()}
+
+    return measure
+
+
+def red(record: Any) -> Any:  # the journey burns its budget; the canary is fine
+    return observations(record, canary_error_ratio=0.001, error_ratio=0.05)
+
+
+def silent(record: Any) -> Any:
+    return dict.fromkeys(healthy(record), Missing(MissingKind.NO_DATA, "no data"))
+
+
+def healthy(record: Any) -> Any:
+    return observations(record, canary_error_ratio=0.001)
+
+
+async def test_freeze_unfreeze_hold_error_and_invalid_are_each_announced_with_what_to_do() -> None:
+    fake = cluster()
+    harness = NotifyingHarness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    refused = Missing(MissingKind.QUERY_ERROR, "guardrail error-rate canary query: parse error")
+    for measure in (
+        red,  # Frozen
+        red,  # nothing new
+        healthy_but(Role.SAMPLES, 10.0),  # out of freeze into an inconclusive hold: Unfrozen
+        healthy_but(Role.CANARY, refused),  # QueryError
+        silent,  # health unknown: HoldStarted
+    ):
+        await harness.process(measure)
+    gate = fake.gates[(NS, "checkout")]
+    gate["spec"]["canary"]["steps"] = [50, 10]  # slipped past the CRD: the operator refuses it
+    gate["metadata"]["generation"] += 1
+    await harness.process()
+
+    documents = [notice(t, AT) for t in harness.announced]
+    assert [d["reason"] for d in documents] == fake.reasons()  # the Events, one for one
+    later = {d["reason"]: d for d in documents[2:]}
+    assert list(later) == [
+        "Frozen", "Unfrozen", "QueryError", "HoldStarted", "InvalidSpec",
+    ]  # fmt: skip
+    frozen = later["Frozen"]
+    assert frozen["type"] == "Warning"
+    assert frozen["cell"] == {"health": "red", "risk": "low", "mode": "freeze", "action": "hold"}
+    assert frozen["change"] == {"weightFrom": 10, "weightTo": 10, "phase": "Progressing"}
+    [journey] = frozen["journeysInBreach"]
+    assert (journey["name"], journey["health"], journey["budgetRemaining"]) == (
+        "checkout", "red", pytest.approx(-49.0),
+    )  # fmt: skip
+    assert journey["burnRates"]["1h"] == pytest.approx(50.0)
+    assert "Customer health is red (checkout (red))" in frozen["nextStep"]
+    assert later["Unfrozen"]["cell"]["mode"] == "proceed"
+    assert "health recovered" in later["Unfrozen"]["nextStep"]
+    assert later["QueryError"]["nextStep"].startswith("Fix the query named here")
+    assert "parse error" in later["QueryError"]["nextStep"]
+    assert later["HoldStarted"]["cell"]["health"] == "unknown"
+    assert "metrics are still scraped" in later["HoldStarted"]["nextStep"]  # none: stale
+    invalid = later["InvalidSpec"]
+    assert invalid["change"]["phase"] == "Invalid"
+    assert invalid["nextStep"].startswith("Fix the spec (kubectl edit canarygate checkout -n shop)")
+    assert len({d["id"] for d in documents}) == len(documents)
+
+
+async def test_waiting_for_approval_says_how_to_approve_and_the_promotion_follows() -> None:
+    fake = FakeCluster()
+    body = gate_body("v2", steps=(10, 50))
+    body["spec"]["canary"]["approval"] = {"promotion": True}
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = NotifyingHarness(fake)
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval")
+    for _ in range(2):
+        await harness.process()  # still waiting: announced once
+    annotations = fake.gates[(NS, "checkout")]["metadata"].setdefault("annotations", {})
+    annotations["canarygate.io/approve"] = "v2/promote"
+    await harness.run_until(lambda s: s.get("phase") == "Promoted")
+
+    documents = [notice(t, AT) for t in harness.announced]
+    assert [d["reason"] for d in documents] == [
+        "RolloutStarted", "Advanced", "Advanced", "WaitingForApproval", "Promoted",
+    ]  # fmt: skip
+    waiting = documents[3]
+    assert waiting["approval"] == {
+        "key": "v2/promote",
+        "action": "promote",
+        "toWeight": 100,
+        "waitingSince": waiting["approval"]["waitingSince"],
+        "annotation": "canarygate.io/approve",
+        "command": "canarygate approve shop/checkout",
+        "how": "canarygate approve shop/checkout, or kubectl annotate canarygate checkout -n "
+        "shop canarygate.io/approve=v2/promote --overwrite",
+    }
+    assert waiting["change"] == {"weightFrom": 50, "weightTo": 50, "phase": "WaitingForApproval"}
+    assert waiting["nextStep"] == (
+        "Approve the move if you agree: canarygate approve shop/checkout, or kubectl annotate "
+        "canarygate checkout -n shop canarygate.io/approve=v2/promote --overwrite. The gate "
+        "holds until then."
+    )
+    assert "approval" not in documents[4]
+    assert documents[4]["change"] == {"weightFrom": 50, "weightTo": 100, "phase": "Promoted"}
+
+
 def transition(
     reason: str,
     message: str = "",
@@ -164,8 +273,34 @@ def transition(
         (
             "WaitingForApproval",
             "hold: waits for approval",
-            {"approval": {"how": "canarygate approve shop/checkout"}},
-            "Approve the step if you agree: canarygate approve shop/checkout.",
+            {
+                "phase": "WaitingForApproval",
+                "approval": {"key": "v3/promote", "how": "canarygate approve shop/checkout"},
+            },
+            "Approve the move if you agree: canarygate approve shop/checkout.",
+        ),
+        (
+            "HoldStarted",
+            "hold: customer health is unknown",
+            {"mode": "hold", "reasonCodes": ["Hold", "Health", "InvalidEvidence"]},
+            "answered values that cannot be right",
+        ),
+        (
+            "HoldStarted",
+            "hold: customer health is unknown",
+            {"mode": "hold", "reasonCodes": ["Hold", "Health"]},
+            "Check that the journeys' queries return data",
+        ),
+        (
+            "HoldStarted",
+            "hold: customer health is yellow and release risk is high; delaying",
+            {
+                "mode": "delay",
+                "weight": 10,
+                "reasonCodes": ["Hold"],
+                "journeys": [{"name": "login", "health": "yellow"}],
+            },
+            "yellow (login (yellow)) and the release is high-risk, so the canary stays at 10%",
         ),
         ("PrometheusUnavailable", "holding", {}, "http://prometheus:9090"),
         ("InvalidSpec", "spec.canary.steps: empty", {}, "spec.canary.steps: empty"),
@@ -185,9 +320,21 @@ def test_a_reason_added_later_is_sent_with_generic_advice() -> None:
     assert warned["reason"] == "SomethingNew"
     assert warned["nextStep"] == "See kubectl describe canarygate checkout -n shop."
     waiting = notice(
-        transition("ApprovalPending", "x", status={"approval": {"how": "annotate it"}}), AT
+        transition(
+            "ApprovalPending",
+            "x",
+            status={"phase": "WaitingForApproval", "approval": {"key": "v3/10", "how": "annotate"}},
+        ),
+        AT,
     )
-    assert "annotate it" in waiting["nextStep"]
+    assert "annotate" in waiting["nextStep"]
+    # A status.approval left from an earlier wait says nothing once the phase moved on.
+    moved = notice(
+        transition("SomethingNew", "x", status={"phase": "Progressing", "approval": {"key": "k"}}),
+        AT,
+    )
+    assert "approval" not in moved
+    assert moved["nextStep"] == "Nothing to do."
 
 
 def test_journeys_in_breach_are_those_not_green() -> None:
@@ -595,6 +742,9 @@ async def test_credentials_never_reach_logs_or_metrics(caplog: pytest.LogCapture
     exposed = generate_latest(receiving.registry).decode()
     text = caplog.text
     assert "https://hooks.example.com (Secret ops/hook)" in text
+    # httpx's own request line, with the URL cut to what may be shown.
+    assert 'HTTP Request: POST https://hooks.example.com "HTTP/1.1 404 Not Found"' in text
+    assert not logging.getLogger("httpx").filters  # removed when the notifier closed
     for secret_part in ("s3cr3t-path", "q5ery-secret", TOKEN):
         assert secret_part not in text
         assert secret_part not in exposed
@@ -607,3 +757,66 @@ def test_the_settings_are_bounded_by_design() -> None:
     assert settings.retry_for_seconds <= 300
     assert settings.max_backoff_seconds < settings.retry_for_seconds
     assert timedelta(seconds=settings.grace_seconds) < timedelta(seconds=30)
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_retried() -> None:
+    slow = True
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if slow:
+            await asyncio.sleep(30)  # longer than the whole post may take
+        return httpx.Response(200)
+
+    receiving = Receiving(handler, timeout_seconds=0.05)
+    await receiving.notifier.start()
+    receiving.notifier(transition("Advanced"))
+    await receiving.settled(1, "canarygate_notification_retries_total")
+    slow = False
+    await receiving.settled(1, "canarygate_notifications_sent_total")
+    await receiving.notifier.close()
+    assert len(receiving.requests) == 2
+
+
+async def test_a_rotated_hook_url_is_used_after_a_refusal_and_on_the_periodic_read() -> None:
+    secrets = Secrets(url=HOOK, token=TOKEN)
+    moved = "https://hooks.example.com/services/T000/B000/new-path"
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200 if str(request.url) == moved else 404)
+
+    receiving = Receiving(handler, secrets)
+    await receiving.notifier.start()
+    secrets.values["url"] = moved  # the old hook was deleted: 404, read again, posted anew
+    receiving.notifier(transition("Advanced"))
+    await receiving.settled(1, "canarygate_notifications_sent_total")
+    assert [str(r.url) for r in receiving.requests] == [HOOK, moved]
+
+    periodic = Receiving(handler, Secrets(url=HOOK), secret_refresh_seconds=0.0)
+    await periodic.notifier.start()
+    periodic.secrets.values["url"] = moved  # read before the next post: never refused
+    periodic.notifier(transition("Promoted"))
+    await periodic.settled(1, "canarygate_notifications_sent_total")
+    await asyncio.gather(receiving.notifier.close(), periodic.notifier.close())
+    assert [str(r.url) for r in periodic.requests] == [moved]
+
+
+async def test_wired_into_the_rollouts_every_event_is_posted_once_in_order() -> None:
+    receiving = Receiving(answers(httpx.Response(503)))  # one retry on the way
+    await receiving.notifier.start()
+    fake = cluster()
+    harness = Harness(fake)
+    harness.rollouts = Rollouts(
+        fake, harness.remember, harness.settings, clock=lambda: harness.now,
+        notify=receiving.notifier,
+    )  # fmt: skip
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    await harness.run_until(lambda s: s.get("phase") == "RolledBack", measure=failing)
+    await receiving.notifier.close()
+
+    assert fake.reasons() == ["RolloutStarted", "Advanced", "RolledBack"]
+    bodies = receiving.bodies()
+    # The first post was answered 503 and retried: the same document, with the same id.
+    assert [b["reason"] for b in bodies] == ["RolloutStarted", *fake.reasons()]
+    assert bodies[0] == bodies[1]
+    assert len({b["id"] for b in bodies}) == 3
+    assert receiving.metric("canarygate_notifications_sent_total") == 3
