@@ -219,7 +219,8 @@ class ApiWatch:
 
 
 class Stage:
-    """One operator process over a pool of namespaces, and the shared Prometheus."""
+    """One operator process over a pool of namespaces, and the shared Prometheus; `extra` are
+    more `canarygate run` flags for that operator."""
 
     def __init__(
         self,
@@ -578,6 +579,26 @@ def stage_prometheus() -> Iterator[TargetedPrometheus]:
         yield prometheus
 
 
+@contextlib.contextmanager
+def opened_stage(
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    prometheus: TargetedPrometheus,
+    log_dir: Path,
+    extra: Sequence[str] = (),
+) -> Iterator[Stage]:
+    """A module's stage: one namespace per test of the module, the operator started with
+    `extra` flags, everything stopped and deleted at the end."""
+    tests = [i for i in request.session.items if getattr(i, "module", None) is request.module]
+    stage = Stage(cluster, prometheus, log_dir, extra)
+    try:
+        stage.add_namespaces(max(1, len(tests)))
+        stage.start_operator()
+        yield stage
+    finally:
+        stage.close()
+
+
 @pytest.fixture(scope="module")
 def stage(
     request: pytest.FixtureRequest,
@@ -587,19 +608,14 @@ def stage(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stage]:
     """The module's operator, watching one namespace per test of the module."""
-    tests = [i for i in request.session.items if getattr(i, "module", None) is request.module]
-    stage = Stage(
+    with opened_stage(
+        request,
         cluster,
         stage_prometheus,
         tmp_path_factory.mktemp("stage"),
-        operator_args=getattr(request.module, "OPERATOR_ARGS", ()),
-    )
-    try:
-        stage.add_namespaces(max(1, len(tests)))
-        stage.start_operator()
-        yield stage
-    finally:
-        stage.close()
+        getattr(request.module, "OPERATOR_ARGS", ()),
+    ) as opened:
+        yield opened
 
 
 @pytest.fixture
