@@ -138,6 +138,15 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
     ),
 }
 
+
+def _frozen(f: Facts) -> str:
+    return (
+        f"Customer health is red ({f.breaching or 'see the journeys'}): the canary will not "
+        "advance. Investigate the journeys in breach; the gate resumes when health recovers and "
+        "rolls back if a critical guardrail fails."
+    )
+
+
 _MODE_ADVICE: Final[dict[str, Advice]] = {
     "hold": lambda f: (
         "Check that the journeys' queries return data (canarygate evaluate -f with the gate's "
@@ -149,16 +158,8 @@ _MODE_ADVICE: Final[dict[str, Advice]] = {
         f"({f.breaching or 'see the journeys'}) and the release is high-risk, so the canary "
         f"stays at {f.weight}% until health recovers."
     ),
-    "freeze": lambda f: _frozen(f),
+    "freeze": _frozen,
 }
-
-
-def _frozen(f: Facts) -> str:
-    return (
-        f"Customer health is red ({f.breaching or 'see the journeys'}): the canary will not "
-        "advance. Investigate the journeys in breach; the gate resumes when health recovers and "
-        "rolls back if a critical guardrail fails."
-    )
 
 
 def _query_error(f: Facts) -> str:

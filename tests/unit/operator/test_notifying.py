@@ -774,7 +774,9 @@ async def test_a_receiver_that_does_not_answer_in_time_is_retried() -> None:
     slow = False
     await receiving.settled(1, "canarygate_notifications_sent_total")
     await receiving.notifier.close()
-    assert len(receiving.requests) == 2
+    # At least one post timed out and was retried (more than one on a loaded machine, where
+    # the retry may come before the handler turns fast); exactly one was delivered.
+    assert len(receiving.requests) >= 2
 
 
 async def test_a_rotated_hook_url_is_used_after_a_refusal_and_on_the_periodic_read() -> None:
