@@ -30,15 +30,12 @@ from canarygate.kube import KubeError
 from canarygate.kube.connecting import load_config
 from canarygate.kube.leasing import LeaseSettings
 from canarygate.operator import RunSettings, run
-from canarygate.operator.notifying import NotificationSettings
-from canarygate.operator.receivers import SecretRef
 from canarygate.operator.rollouts import RolloutSettings
 from canarygate.operator.runtime import RuntimeSettings
 from canarygate.operator.serving import parse_address
 
 PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 def add_run_parser(commands: Any) -> None:
@@ -101,24 +98,6 @@ def add_run_parser(commands: Any) -> None:
         default="15s",
         metavar="DURATION",
         help="a standby takes over after the Lease went this long unrenewed (default 15s)",
-    )
-    notify = parser.add_argument_group("notifications (see the README, Notifications)")
-    notify.add_argument(
-        "--notify-secret",
-        action="append",
-        default=[],
-        metavar="NAMESPACE/NAME",
-        help="post every transition to the webhook this Secret describes (keys: url, "
-        "optional token and format json|slack); repeatable",
-    )
-    notify.add_argument(
-        "--notify-timeout", default="5s", metavar="DURATION", help="one post (default 5s)"
-    )
-    notify.add_argument(
-        "--notify-retry-for",
-        default="2m",
-        metavar="DURATION",
-        help="keep retrying one notification this long, then give up (default 2m)",
     )
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
@@ -198,7 +177,6 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
             concurrency=args.concurrency,
             rollouts=RolloutSettings(heartbeat_seconds=heartbeat),
         ),
-        notifications=_notifications(args),
     )
 
 
@@ -218,24 +196,6 @@ def _lease(args: argparse.Namespace) -> LeaseSettings | None:
         duration=duration,
         renew_deadline=duration * 2 / 3,
         renew_every=2.0,
-    )
-
-
-def _notifications(args: argparse.Namespace) -> NotificationSettings:
-    refs = []
-    for text in args.notify_secret:
-        namespace, slash, name = text.partition("/")
-        if not slash or not _NAMESPACE.match(namespace) or not _SECRET_NAME.match(name):
-            raise UsageError(f"--notify-secret: {text!r} is not NAMESPACE/NAME of a Secret")
-        refs.append(SecretRef(namespace, name))
-    timeout = _seconds(args.notify_timeout, "--notify-timeout")
-    if not 1 <= timeout <= 60:
-        raise UsageError("--notify-timeout: must be between 1s and 1m")
-    retry_for = _seconds(args.notify_retry_for, "--notify-retry-for")
-    if retry_for > 3600:
-        raise UsageError("--notify-retry-for: must be at most 1h")
-    return NotificationSettings(
-        secrets=tuple(dict.fromkeys(refs)), timeout_seconds=timeout, retry_for_seconds=retry_for
     )
 
 

@@ -30,7 +30,6 @@ from canarygate.kube import (
 from canarygate.kube.leasing import LeaderElector, LeaseSettings
 from canarygate.operator.fencing import FencedStore
 from canarygate.operator.logs import configure_logging
-from canarygate.operator.notifying import NotificationSettings, Notifier
 from canarygate.operator.observing import Observer
 from canarygate.operator.runtime import Runtime, RuntimeSettings
 from canarygate.operator.serving import make_app, serve
@@ -47,7 +46,6 @@ class RunSettings:
     log_format: str = "text"
     log_level: str = "INFO"
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
-    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     # With several replicas: the Lease they elect the active one with (None: act alone).
     leader_election: LeaseSettings | None = None
 
@@ -61,7 +59,6 @@ class Operator:
         self.api: KubeApi | None = None
         self.runtime: Runtime | None = None
         self.informer: GateInformer | None = None
-        self.notifier: Notifier | None = None
         self.elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[Any] = []
@@ -72,17 +69,7 @@ class Operator:
         if self.settings.leader_election is not None:
             elector = self.elector = LeaderElector(self.api, self.settings.leader_election)
             store = FencedStore(self.api, lambda: elector.is_leader)
-        if self.settings.notifications.secrets:
-            leader = self.elector
-            self.notifier = Notifier(
-                self.api,
-                self.settings.notifications,
-                self.observer.registry,
-                active=(lambda: leader.is_leader) if leader is not None else lambda: True,
-                clock=self.settings.runtime.clock,
-            )
-            await self.notifier.start()
-        self.runtime = Runtime(store, self.settings.runtime, self.observer, notify=self.notifier)
+        self.runtime = Runtime(store, self.settings.runtime, self.observer)
         api, runtime = self.api, self.runtime
         self.observer.attach(lambda: api.stats, lambda: runtime.pool)
         if self.elector is not None:
@@ -139,8 +126,6 @@ class Operator:
             self.informer.stop()
         if self.runtime is not None:
             await self.runtime.stop()
-        if self.notifier is not None:  # after the runtime: nothing is announced any more
-            await self.notifier.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
