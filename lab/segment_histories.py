@@ -7,7 +7,7 @@ document (and its fingerprint covers this module), evaluated at `FIXTURE_NOW` li
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab.histories import (
     HISTORY,
@@ -32,6 +32,9 @@ class SegmentedJourney:
     label: str
     segments: dict[str, tuple[Profile, Profile]]  # value -> (error ratio, requests per second)
     description: str = ""
+    # value -> age in seconds: that segment has no samples newer than this (its exporter
+    # stopped), while the others go on.
+    stopped: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,17 @@ SEGMENTED_JOURNEYS = [
         description="free at 0.02 % errors, enterprise at 0.04 % for the whole month: green at "
         "99.9 %, but enterprise overspends a 99.99 % budget (burn 4)",
     ),
+    SegmentedJourney(
+        "quietregion",
+        "region",
+        {
+            "us-east": (constant(0.0001), constant(35.0)),
+            "eu-west": (constant(0.0001), constant(15.0)),
+        },
+        stopped={"eu-west": 20 * MINUTE},
+        description="eu-west (30 % of traffic) has had no samples for the last 20 minutes (its "
+        "exporter stopped); us-east goes on, so the journey as a whole still answers, green",
+    ),
 ]
 
 TIERED_CANARIES = [
@@ -116,7 +130,9 @@ def request_lines() -> Iterator[str]:
     """Lines of the `http_requests_total` family (written with the rest of that family)."""
     for journey in SEGMENTED_JOURNEYS:
         for value, (error_ratio, requests) in journey.segments.items():
-            history = JourneyHistory(journey.journey, error_ratio, requests)
+            history = JourneyHistory(
+                journey.journey, error_ratio, requests, journey.stopped.get(value, 0.0)
+            )
             for labels, counter in _journey_series(history):
                 segment = {"journey": journey.journey, journey.label: value, "code": labels["code"]}
                 yield from _lines("http_requests_total", segment, counter.points)

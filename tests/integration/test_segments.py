@@ -176,6 +176,31 @@ def test_invalid_evidence_inside_one_segment_is_silence(evaluate: Evaluate) -> N
     assert all("journey tenants in tier enterprise over" in r for r in invalid)
 
 
+def test_a_judged_segment_gone_silent_holds_while_the_whole_still_answers(
+    evaluate: Evaluate,
+) -> None:
+    """eu-west's exporter stopped 20 minutes ago: its short windows are silent. The journey as
+    a whole still answers (us-east goes on) and is green; the segment is unknown, so the gate
+    holds, as it would for a silent journey, and never rolls back on that silence."""
+    answer = run(evaluate, gate(segmented_journey("quietregion", "region")))
+    quiet = journey(answer, "quietregion")
+    assert quiet["overall"] == "green"
+    assert (answer["health"], answer["mode"], answer["action"]) == ("unknown", "hold", "hold")
+    assert answer["weight"] == {"current": 25, "next": 25}
+    silent = quiet["segments"][0]
+    assert (silent["segment"], silent["health"]) == ({"region": "eu-west"}, "unknown")
+    assert silent["burnRates"]["5m"] is None
+    assert silent["burnRates"]["1h"] == pytest.approx(0.1, rel=0.05)  # the hour still has data
+    assert silent["share"] == pytest.approx(0.3, rel=0.05)
+    assert any(
+        code == "Segment" and "journey quietregion unknown in region eu-west" in reason
+        for reason, code in zip(answer["reasons"], answer["reasonCodes"], strict=True)
+    )
+    # A gate on the aggregate alone does not see it: the region went quiet, not the whole.
+    whole = run(evaluate, gate("quietregion"))
+    assert (whole["health"], whole["action"]) == ("green", "advance")
+
+
 def test_more_segments_than_the_cap_is_refused_clearly(evaluate: Evaluate) -> None:
     answer = run(evaluate, gate(segmented_journey("regional", "region", maxSegments=2)))
     assert answer["action"] == "hold"
