@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lab.gates import conversion_metric, gate, segmented_journey, tier_guardrail
 
@@ -209,3 +211,35 @@ def test_more_segments_than_the_cap_is_refused_clearly(evaluate: Evaluate) -> No
     assert all(
         "3 segments by region, more than maxSegments 2" in e["message"] for e in answer["errors"]
     )
+
+
+SIGNUP = Path(__file__).resolve().parents[2] / "examples" / "signup-gate.yaml"
+
+
+def test_the_signup_example_freezes_on_one_region_and_promotes_on_conversion(
+    evaluate: Evaluate,
+) -> None:
+    """examples/signup-gate.yaml on its fixture history, as the README shows it."""
+    example: dict[str, Any] = yaml.safe_load(SIGNUP.read_text())
+    now = run(evaluate, example, weight=50)
+    assert (now["health"], now["mode"], now["action"]) == ("red", "freeze", "hold")
+    signup = journey(now, "signup")
+    assert signup["overall"] == "green"
+    assert [s["segment"]["region"] for s in signup["segments"]] == ["eu-west", "us-east", "us-west"]
+    assert signup["segmentsIgnored"] == 1  # ap-south: 0.02 % of signups, failing 30 %
+    assert now["reasons"][2].startswith(
+        "journey signup red in region eu-west (burn 50 over 1h), green overall: "
+    )
+    billing = journey(now, "billing")
+    enterprise = next(s for s in billing["segments"] if s["segment"] == {"tier": "enterprise"})
+    assert (enterprise["objective"], enterprise["health"]) == (99.95, "green")
+    assert enterprise["burnRates"]["1h"] == pytest.approx(0.4, rel=0.02)
+    (guardrail,) = now["guardrails"]
+    assert guardrail["verdict"] == "pass"
+    assert len(guardrail["segments"]) == 2
+    (metric,) = now["successMetrics"]
+    assert (metric["verdict"], metric["lift"]) == ("better", pytest.approx(0.04, abs=0.002))
+    # Two hours earlier eu-west was fine: the last step (50 %) promotes on conversion.
+    earlier = evaluate(example, "--weight", "50", at="2026-01-15T10:00:00Z")
+    assert earlier.code == 0, earlier.stderr
+    assert (earlier.document["action"], earlier.document["weight"]["next"]) == ("promote", 100)
