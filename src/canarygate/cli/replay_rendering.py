@@ -104,6 +104,8 @@ def _summary_lines(summary: Summary, replay: Replay) -> list[str]:
     )
     lines = ["Summary:", f"  health:   {health}", f"  modes:    {modes}"]
     actions = ", ".join(f"{name} {count:,}" for name, count in sorted(summary.actions.items()))
+    if replay.path.fixed is not None:
+        actions += f" (decided; the weight stayed at {replay.path.fixed}%)"
     lines.append(f"  actions:  {actions}")
     listed = [m for m in summary.moves if replay.path.fixed is None or m.action is Action.ROLLBACK]
     for move in listed[:MOVES_LISTED]:
