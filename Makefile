@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +22,9 @@ demo: venv prerequisites ## the operator live on a local cluster: one release pr
 
 demo-evaluate: venv prerequisites ## the offline CLI: canarygate evaluate on the example gates against a fixture Prometheus
 	$(BIN)/python -m lab.demo_evaluate $(ARGS)
+
+demo-replay: venv prerequisites ## canarygate replay on a week of fixture history; draws docs/images/replay-storefront-week.png (ARGS=--serve)
+	$(BIN)/python -m lab.demo_replay $(ARGS)
 
 # Each suite is its own step with its own time limit, so a hang names the suite that hung.
 test: venv ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)

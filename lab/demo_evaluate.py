@@ -21,6 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 STORIES = [
     ("checkout-gate.yaml", "25", "a healthy release at 25 %: customers fine, canary fine"),
     ("payments-gate.yaml", None, "a risky release during an incident, canary failing"),
+    ("signup-gate.yaml", "50", "the last step of a release while one region burns its budget"),
 ]
 
 

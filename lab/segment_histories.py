@@ -7,7 +7,7 @@ document (and its fingerprint covers this module), evaluated at `FIXTURE_NOW` li
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab.histories import (
     HISTORY,
@@ -32,6 +32,9 @@ class SegmentedJourney:
     label: str
     segments: dict[str, tuple[Profile, Profile]]  # value -> (error ratio, requests per second)
     description: str = ""
+    # value -> age in seconds: that segment has no samples newer than this (its exporter
+    # stopped), while the others go on.
+    stopped: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,39 @@ SEGMENTED_JOURNEYS = [
         description="free at 0.02 % errors, enterprise at 0.04 % for the whole month: green at "
         "99.9 %, but enterprise overspends a 99.99 % budget (burn 4)",
     ),
+    SegmentedJourney(
+        "quietregion",
+        "region",
+        {
+            "us-east": (constant(0.0001), constant(35.0)),
+            "eu-west": (constant(0.0001), constant(15.0)),
+        },
+        stopped={"eu-west": 20 * MINUTE},
+        description="eu-west (30 % of traffic) has had no samples for the last 20 minutes (its "
+        "exporter stopped); us-east goes on, so the journey as a whole still answers, green",
+    ),
+    # The journeys of examples/signup-gate.yaml.
+    SegmentedJourney(
+        "signup",
+        "region",
+        {
+            "us-east": (constant(0.0002), constant(30.0)),
+            "us-west": (constant(0.0002), constant(17.5)),
+            "eu-west": (recent(0.0002, 0.05, 70 * MINUTE), constant(2.5)),
+            "ap-south": (recent(0.0002, 0.3, 70 * MINUTE), constant(0.01)),
+        },
+        description="eu-west (5 % of signups) at 5 % errors for the last 70 minutes, ap-south "
+        "(0.02 %) at 30 %: the journey as a whole at burn 2.7, green",
+    ),
+    SegmentedJourney(
+        "billing",
+        "tier",
+        {
+            "free": (constant(0.0002), constant(40.0)),
+            "enterprise": (constant(0.0002), constant(10.0)),
+        },
+        description="0.02 % errors for every tier: green for 99.9 % and for enterprise's 99.95 %",
+    ),
 ]
 
 TIERED_CANARIES = [
@@ -99,6 +135,11 @@ TIERED_CANARIES = [
         {"free": (80.0, 0.001, 18.0, 0.001), "enterprise": (20.0, 0.001, 2.0, 0.08)},
         description="the canary fails 8 % of enterprise requests (120 a minute) and 0.1 % of "
         "free ones: 0.89 % over all its traffic",
+    ),
+    TieredCanary(
+        "signup",
+        {"free": (80.0, 0.001, 18.0, 0.0012), "enterprise": (20.0, 0.001, 2.0, 0.001)},
+        description="the signup canary as good as stable in every tier",
     ),
 ]
 
@@ -109,6 +150,7 @@ CONVERSIONS = [
     Conversion(
         "lift-sparse", 0.06, canary_rate=0.1, description="the canary sees 6 sessions a minute"
     ),
+    Conversion("signup", 0.052, description="signups convert 5.2 % on the canary, 5 % on stable"),
 ]
 
 
@@ -116,7 +158,9 @@ def request_lines() -> Iterator[str]:
     """Lines of the `http_requests_total` family (written with the rest of that family)."""
     for journey in SEGMENTED_JOURNEYS:
         for value, (error_ratio, requests) in journey.segments.items():
-            history = JourneyHistory(journey.journey, error_ratio, requests)
+            history = JourneyHistory(
+                journey.journey, error_ratio, requests, journey.stopped.get(value, 0.0)
+            )
             for labels, counter in _journey_series(history):
                 segment = {"journey": journey.journey, journey.label: value, "code": labels["code"]}
                 yield from _lines("http_requests_total", segment, counter.points)

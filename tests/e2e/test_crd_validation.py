@@ -74,6 +74,26 @@ def test_the_example_gate_is_accepted(cluster: Cluster, namespace: str, crd: Non
     )
 
 
+EXAMPLE_GATES = sorted(
+    p
+    for p in (*REPO.glob("examples/*.yaml"), *REPO.glob("examples/demo/*.yaml"))
+    if any(d and d.get("kind") == "CanaryGate" for d in yaml.safe_load_all(p.read_text()))
+)
+
+
+@pytest.mark.parametrize("path", EXAMPLE_GATES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_example_gate_is_accepted(
+    cluster: Cluster, namespace: str, crd: None, path: Path
+) -> None:
+    for document in yaml.safe_load_all(path.read_text()):
+        if document and document.get("kind") == "CanaryGate":
+            wait_until(
+                f"{path.name} to pass server-side validation",
+                lambda document=document: refusal(cluster, namespace, document) == "" or None,
+                timeout=30,
+            )
+
+
 @pytest.mark.parametrize("case", SERVER_CHECKED, ids=lambda c: c.name)
 def test_the_api_server_refuses_invalid_gates(
     cluster: Cluster, namespace: str, crd: None, case: InvalidCase

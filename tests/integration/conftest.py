@@ -16,7 +16,7 @@ from lab.fixture_prometheus import start_fixture_prometheus
 from lab.histories import FIXTURE_NOW
 from lab.prometheus import RunningPrometheus
 
-from .running import CliResult, Evaluate
+from .running import Cli, CliResult, Evaluate
 
 CLI = [sys.executable, "-m", "canarygate.cli.main"]
 
@@ -28,6 +28,24 @@ def prometheus() -> Iterator[RunningPrometheus]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    """Run `canarygate ARGS...` as a user or script would."""
+
+    def run(*args: str, timeout: float = 300) -> CliResult:
+        done = subprocess.run(
+            [*CLI, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ},
+            check=False,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Types shared by the integration tests: the CLI result and the `evaluate` fixture."""
+"""Types shared by the integration tests: the CLI result and the `cli` and `evaluate`
+fixtures."""
 
 from __future__ import annotations
 
@@ -27,3 +28,7 @@ class Evaluate(Protocol):
         at: str | None = None,
         prometheus_url: str | None = None,
     ) -> CliResult: ...
+
+
+class Cli(Protocol):
+    def __call__(self, *args: str, timeout: float = 300) -> CliResult: ...

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lab.gates import conversion_metric, gate, segmented_journey, tier_guardrail
 
@@ -176,6 +178,31 @@ def test_invalid_evidence_inside_one_segment_is_silence(evaluate: Evaluate) -> N
     assert all("journey tenants in tier enterprise over" in r for r in invalid)
 
 
+def test_a_judged_segment_gone_silent_holds_while_the_whole_still_answers(
+    evaluate: Evaluate,
+) -> None:
+    """eu-west's exporter stopped 20 minutes ago: its short windows are silent. The journey as
+    a whole still answers (us-east goes on) and is green; the segment is unknown, so the gate
+    holds, as it would for a silent journey, and never rolls back on that silence."""
+    answer = run(evaluate, gate(segmented_journey("quietregion", "region")))
+    quiet = journey(answer, "quietregion")
+    assert quiet["overall"] == "green"
+    assert (answer["health"], answer["mode"], answer["action"]) == ("unknown", "hold", "hold")
+    assert answer["weight"] == {"current": 25, "next": 25}
+    silent = quiet["segments"][0]
+    assert (silent["segment"], silent["health"]) == ({"region": "eu-west"}, "unknown")
+    assert silent["burnRates"]["5m"] is None
+    assert silent["burnRates"]["1h"] == pytest.approx(0.1, rel=0.05)  # the hour still has data
+    assert silent["share"] == pytest.approx(0.3, rel=0.05)
+    assert any(
+        code == "Segment" and "journey quietregion unknown in region eu-west" in reason
+        for reason, code in zip(answer["reasons"], answer["reasonCodes"], strict=True)
+    )
+    # A gate on the aggregate alone does not see it: the region went quiet, not the whole.
+    whole = run(evaluate, gate("quietregion"))
+    assert (whole["health"], whole["action"]) == ("green", "advance")
+
+
 def test_more_segments_than_the_cap_is_refused_clearly(evaluate: Evaluate) -> None:
     answer = run(evaluate, gate(segmented_journey("regional", "region", maxSegments=2)))
     assert answer["action"] == "hold"
@@ -184,3 +211,35 @@ def test_more_segments_than_the_cap_is_refused_clearly(evaluate: Evaluate) -> No
     assert all(
         "3 segments by region, more than maxSegments 2" in e["message"] for e in answer["errors"]
     )
+
+
+SIGNUP = Path(__file__).resolve().parents[2] / "examples" / "signup-gate.yaml"
+
+
+def test_the_signup_example_freezes_on_one_region_and_promotes_on_conversion(
+    evaluate: Evaluate,
+) -> None:
+    """examples/signup-gate.yaml on its fixture history, as the README shows it."""
+    example: dict[str, Any] = yaml.safe_load(SIGNUP.read_text())
+    now = run(evaluate, example, weight=50)
+    assert (now["health"], now["mode"], now["action"]) == ("red", "freeze", "hold")
+    signup = journey(now, "signup")
+    assert signup["overall"] == "green"
+    assert [s["segment"]["region"] for s in signup["segments"]] == ["eu-west", "us-east", "us-west"]
+    assert signup["segmentsIgnored"] == 1  # ap-south: 0.02 % of signups, failing 30 %
+    assert now["reasons"][2].startswith(
+        "journey signup red in region eu-west (burn 50 over 1h), green overall: "
+    )
+    billing = journey(now, "billing")
+    enterprise = next(s for s in billing["segments"] if s["segment"] == {"tier": "enterprise"})
+    assert (enterprise["objective"], enterprise["health"]) == (99.95, "green")
+    assert enterprise["burnRates"]["1h"] == pytest.approx(0.4, rel=0.02)
+    (guardrail,) = now["guardrails"]
+    assert guardrail["verdict"] == "pass"
+    assert len(guardrail["segments"]) == 2
+    (metric,) = now["successMetrics"]
+    assert (metric["verdict"], metric["lift"]) == ("better", pytest.approx(0.04, abs=0.002))
+    # Two hours earlier eu-west was fine: the last step (50 %) promotes on conversion.
+    earlier = evaluate(example, "--weight", "50", at="2026-01-15T10:00:00Z")
+    assert earlier.code == 0, earlier.stderr
+    assert (earlier.document["action"], earlier.document["weight"]["next"]) == ("promote", 100)

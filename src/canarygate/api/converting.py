@@ -30,13 +30,17 @@ from canarygate.core.specs import (
     RiskFactors,
     RiskSpec,
     Segmentation,
+    SliQueries,
     SuccessMetricSpec,
 )
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Health, Mode, Phase, Risk
 
 
-def to_gate_spec(gate: CanaryGate) -> GateSpec:
+def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
+    """The core's spec. A journey with `sli.recorded` reads the recorded ratio (what the gate
+    evaluates); with `read_recorded=False` it keeps its own `sli.good` and `sli.total`, which
+    define the SLI (what `canarygate rules` records)."""
     spec = gate.spec
     factors = spec.risk.factors
     canary = spec.canary
@@ -48,7 +52,11 @@ def to_gate_spec(gate: CanaryGate) -> GateSpec:
                 window=parse_duration(j.window),
                 critical=j.critical,
                 weight=j.weight,
-                sli=reading_queries(j.sli),
+                sli=(
+                    reading_queries(j.sli)
+                    if read_recorded
+                    else SliQueries(good=j.sli.good, total=j.sli.total)
+                ),
                 segments=_journey_segments(j),
             )
             for j in spec.journeys

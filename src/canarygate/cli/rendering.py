@@ -249,7 +249,9 @@ def _journey_table(decision: Decision) -> list[str]:
             rows.append(_burn_row(cells, s.burn_rates, s.budget_remaining, windows))
         hidden = len(j.segments) - TABLE_SEGMENTS
         if j.segmented and (hidden > 0 or j.segments_ignored):
-            more = f"  +{max(hidden, 0)} more, {j.segments_ignored} too small"
+            notes = [f"+{hidden} more"] * (hidden > 0)
+            notes += [f"{j.segments_ignored} too small to judge"] * bool(j.segments_ignored)
+            more = "  " + ", ".join(notes)
             rows.append([more, *([""] * (4 + len(windows)))])
     headers = ["JOURNEY", "CRITICAL", "SLO", "HEALTH", *(f"BURN {w}" for w in windows), "BUDGET"]
     return _table(headers, rows)

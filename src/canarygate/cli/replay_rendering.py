@@ -12,7 +12,7 @@ from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.explaining import describe_freshness
-from canarygate.core.vocabulary import Action
+from canarygate.core.vocabulary import Action, Health
 from canarygate.replaying import Change, Replay, Run, Summary, summarize
 from canarygate.replaying.summaries import MOVES, passing
 
@@ -104,6 +104,8 @@ def _summary_lines(summary: Summary, replay: Replay) -> list[str]:
     )
     lines = ["Summary:", f"  health:   {health}", f"  modes:    {modes}"]
     actions = ", ".join(f"{name} {count:,}" for name, count in sorted(summary.actions.items()))
+    if replay.path.fixed is not None:
+        actions += f" (decided; the weight stayed at {replay.path.fixed}%)"
     lines.append(f"  actions:  {actions}")
     listed = [m for m in summary.moves if replay.path.fixed is None or m.action is Action.ROLLBACK]
     for move in listed[:MOVES_LISTED]:
@@ -136,9 +138,21 @@ def _period(replay: Replay, run: Run) -> str:
 
 
 def _frozen_because(replay: Replay, run: Run) -> str:
+    """What turned the gate red when it froze: the first red journey's finding, or its worst
+    red segment when the journey is red only in a segment."""
     first = replay.decisions[run.first]
-    red = [f for j in first.journeys for f in j.findings if j.health.value == "red"]
-    return red[0] if red else "customer health red"
+    for journey in first.journeys:
+        if journey.health is not Health.RED:
+            continue
+        if journey.overall is not Health.RED and journey.segments:
+            segment = journey.segments[0]
+            return (
+                f"journey {journey.name} red in {segment.name}: {segment.summary}, "
+                f"{journey.overall} overall"
+            )
+        if journey.findings:
+            return f"journey {journey.name}: {journey.findings[0]}"
+    return "customer health red"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:

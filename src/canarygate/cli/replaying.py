@@ -107,14 +107,16 @@ def run_replay(args: argparse.Namespace) -> int:
     remembered = to_gate_state(gate.status, weight=args.weight)
     replay = asyncio.run(_replay(gate, config, grid, path, remembered, progress))
     _warn_about_fetching(replay)
+    table = replay_table(gate, step, replay)
     if args.plot is not None:
         from canarygate.plotting import plot_replay  # the optional extra, only when asked
 
-        plot_replay(gate, spec, replay, args.plot)
+        # An HTML page carries the timeline and the summary under its picture.
+        plot_replay(gate, spec, replay, args.plot, report=table)
     if args.output == "json":
         print(json.dumps(replay_document(gate, step, replay), indent=2))
     else:
-        print(replay_table(gate, step, replay))
+        print(table)
     return 0
 
 

@@ -18,7 +18,16 @@ from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
 from canarygate.core.queries import plan_queries
-from canarygate.core.specs import BurnRateRule, GateSpec, GuardrailSpec, HealthTier, JourneySpec
+from canarygate.core.specs import (
+    BurnRateRule,
+    GateSpec,
+    GuardrailSpec,
+    HealthTier,
+    JourneySegments,
+    JourneySpec,
+    SuccessMetricSpec,
+)
+from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Health, Mode
 
 # The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
@@ -36,6 +45,7 @@ _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.SUCCESS_METRIC_HOLD: "7 (the last step passed, but a success metric holds it)",
 }
 _EVIDENCE_CODES = frozenset({ReasonCode.QUERY_ERROR})
+_SEGMENTS_EXPLAINED = 5  # per journey, worst first
 
 
 def explain(spec: GateSpec, decision: Decision) -> tuple[str, ...]:
@@ -68,6 +78,10 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     guardrail_specs = {g.name: g for g in spec.canary.guardrails}
     for guardrail in decision.guardrails:
         yield from _guardrail(guardrail_specs.get(guardrail.name), guardrail, decision)
+    metric_specs = {m.name: m for m in spec.canary.success_metrics}
+    last_step = spec.canary.next_step(decision.weight_current) is None
+    for metric in decision.success_metrics:
+        yield from _success_metric(metric_specs.get(metric.name), metric, last_step=last_step)
     yield from _progress(spec, decision)
 
 
@@ -91,6 +105,12 @@ def _journey(
         f"journey {journey.name} ({scope}, objective {journey.objective_percent:g}%, error "
         f"budget {budget:.3g}, compliance window {journey_spec.window}): {journey.health}"
     )
+    segments = journey_spec.segments if journey.segmented else None
+    if segments is not None:
+        yield (
+            f"  over all traffic: {journey.overall}; the journey is the worst of its whole "
+            f"traffic and its judged segments (by {', '.join(segments.by.labels)})"
+        )
     burns = journey.burn_rate_map()
     for tier_name, tier in (("red", spec.health.red), ("yellow", spec.health.yellow)):
         for rule in tier.burn_rates:
@@ -102,6 +122,69 @@ def _journey(
         yield f"  invalid evidence {problem} (treated as silence)"
     for finding in journey.findings:
         yield f"  finding: {finding}"
+    if segments is not None:
+        yield from _segments(spec, segments, journey)
+
+
+def _segments(
+    spec: GateSpec, segments: JourneySegments, journey: JourneyAssessment
+) -> Iterator[str]:
+    """The rules above were over all of the journey's traffic; each judged segment is held to
+    the same rules (with its own objective where the gate names one), worst first."""
+    yield (
+        f"  segments: {len(journey.segments)} judged, {journey.segments_ignored} too small to "
+        f"judge (below minSegmentShare {segments.min_share:.2%} of the journey's events in every "
+        "window)"
+    )
+    shown = [s for s in journey.segments if s.health is not Health.GREEN][:_SEGMENTS_EXPLAINED]
+    if not shown and journey.segments:
+        shown = [journey.segments[0]]  # all green: the closest to a threshold
+    for segment in shown:
+        share = "-" if segment.share is None else f"{segment.share:.2%}"
+        yield (
+            f"  segment {segment.name} (objective {segment.objective_percent:g}%, largest share "
+            f"of events {share}): {segment.health}"
+        )
+        burns = segment.burn_rate_map()
+        for tier_name, tier in (("red", spec.health.red), ("yellow", spec.health.yellow)):
+            for rule in tier.burn_rates:
+                yield f"    {tier_name} if {_burn_rule(rule, burns)}"
+            for line in _budget_bounds(tier_name, tier, segment.budget_remaining):
+                yield f"  {line}"
+        for problem in segment.invalid_evidence:
+            yield f"    invalid evidence {problem} (treated as silence)"
+    hidden = len(journey.segments) - len(shown)
+    if hidden:
+        yield f"  and {hidden} more judged segment(s), not worse (see -o json)"
+
+
+def _success_metric(
+    spec: SuccessMetricSpec | None, metric: SuccessAssessment, *, last_step: bool
+) -> Iterator[str]:
+    bounds = f"margin {metric.margin:.1%}" + (
+        f", minLift {metric.min_lift:.1%}" if metric.min_lift is not None else ""
+    )
+    yield (
+        f"success metric {metric.name} ({metric.direction} is better, {bounds}): {metric.verdict}"
+    )
+    if spec is not None and spec.min_samples is not None:
+        counts = f"canary {_number(metric.samples)}, baseline {_number(metric.baseline_samples)}"
+        yield f"  samples {counts} vs minSamples {spec.min_samples:g}"
+    if metric.lift is not None:
+        yield (
+            f"  lift {metric.lift:+.2%} (canary {_number(metric.canary)}, baseline "
+            f"{_number(metric.baseline)}): worse below -{metric.margin:.1%}, better above "
+            f"+{metric.margin:.1%}, else flat"
+        )
+    yield f"  finding: {metric.finding}"
+    if metric.invalid_evidence:
+        yield "  invalid evidence: a value that cannot be a measurement (inconclusive)"
+    if not last_step:
+        yield "  before the last step a success metric never holds the canary"
+    elif metric.allows_promotion:
+        yield "  at the last step: allows promotion"
+    else:
+        yield "  at the last step: holds promotion (a success metric never rolls back)"
 
 
 def _burn_rule(rule: BurnRateRule, burns: dict[str, float | None]) -> str:
@@ -159,6 +242,12 @@ def _guardrail(
         f"{guardrail.verdict}, consecutive failures {guardrail.consecutive_failures} of "
         f"{guardrail.failure_limit}"
     )
+    if guardrail.segments:
+        yield (
+            f"  per {', '.join(guardrail.segment_labels)}: {len(guardrail.segments)} segment(s) "
+            f"judged, {guardrail.segments_ignored} with too few samples; the values below are "
+            f"the worst segment's ({guardrail.segments[0].name})"
+        )
     if spec is not None:
         if spec.min_samples is not None:
             enough = (

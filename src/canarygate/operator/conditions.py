@@ -27,6 +27,13 @@ def from_decision(decision: Decision) -> list[ConditionUpdate]:
             ConditionReason.INVALID_EVIDENCE,
             first[ReasonCode.INVALID_EVIDENCE],
         )
+    elif ReasonCode.STALE_DATA in codes and decision.health is Health.UNKNOWN:
+        metrics = ConditionUpdate(
+            ConditionType.METRICS_AVAILABLE,
+            "False",
+            ConditionReason.STALE_DATA,
+            "; ".join(r.message for r in decision.reasons if r.code is ReasonCode.STALE_DATA),
+        )
     elif decision.health is Health.UNKNOWN:
         silent = [f for j in decision.journeys if not j.complete for f in j.findings]
         metrics = ConditionUpdate(

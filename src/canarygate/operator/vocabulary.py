@@ -45,6 +45,7 @@ class ConditionReason(StrEnum):
     ANSWERED = "Answered"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     NO_DATA = "NoData"
+    STALE_DATA = "StaleData"
     INVALID_EVIDENCE = "InvalidEvidence"
     ACCEPTED = "Accepted"
     QUERY_ERROR = "QueryError"

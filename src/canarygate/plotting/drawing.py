@@ -32,6 +32,7 @@ MARKERS = {
     Action.ROLLBACK: ("v", "#c62828"),
 }
 _PANEL_HEIGHT = 2.3
+_NARROWEST = 0.003  # of the time axis: the narrowest a health other than green is drawn
 _DAY = 86_400.0  # the time axis counts days since 1970, as matplotlib's dates do
 
 
@@ -62,7 +63,7 @@ def draw(title: str, spec: GateSpec, replay: Replay) -> Figure:
     figure = Figure(figsize=(12, sum(heights) + 0.8), layout="constrained")
     axes = figure.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights})
     figure.suptitle(title, fontsize=11, x=0.01, horizontalalignment="left")
-    _decisions(axes[0], times, decisions)
+    _decisions(axes[0], times, decisions, held=replay.path.fixed is not None)
     _health_band(axes[1], times, decisions, replay.grid.step_ms / 1000)
     for index, journey in enumerate(spec.journeys):
         _burn_rates(axes[2 + index], spec, times, decisions, index, journey.name)
@@ -78,7 +79,11 @@ def draw(title: str, spec: GateSpec, replay: Replay) -> Figure:
     return figure
 
 
-def _decisions(ax: Axes, times: Sequence[float], decisions: Sequence[Decision]) -> None:
+def _decisions(
+    ax: Axes, times: Sequence[float], decisions: Sequence[Decision], *, held: bool
+) -> None:
+    """The weight and the moves. With the weight held (`fixed:N`) no move is made: a marker
+    says where the gate would have moved the canary, drawn small and labelled so."""
     ax.step(
         times,
         [d.weight_current for d in decisions],
@@ -97,10 +102,10 @@ def _decisions(ax: Axes, times: Sequence[float], decisions: Sequence[Decision]) 
                 [d.weight_next for d in moves],
                 marker=marker,
                 color=colour,
-                s=46,
+                s=12 if held else 46,
                 zorder=3,
                 gid=f"decision-{action}",
-                label=str(action),
+                label=f"would {action} (weight held)" if held else str(action),
             )
     failed = [
         i for i, d in enumerate(decisions) if any(g.verdict.value == "fail" for g in d.guardrails)
@@ -130,11 +135,18 @@ def _health_band(
         first = decisions[run.first]
         start = times[run.first]
         end = times[run.last + 1] if run.last + 1 < len(times) else times[run.last] + step / _DAY
+        shown_start, shown_end = start, end
+        if first.health is not Health.GREEN and end - start < span * _NARROWEST:
+            # Sixteen unknown minutes in a week would be thinner than a pixel: drawn at a
+            # visible width (over the green around it), the timeline giving the exact times.
+            middle, half = (start + end) / 2, span * _NARROWEST / 2
+            shown_start, shown_end = middle - half, middle + half
         ax.axvspan(
-            start,
-            end,
+            shown_start,
+            shown_end,
             color=HEALTH_COLOURS[first.health],
             linewidth=0,
+            zorder=1 if first.health is Health.GREEN else 2,
             gid=f"health-{first.health}",
         )
         if span and (end - start) / span > 0.06:  # name the mode where there is room

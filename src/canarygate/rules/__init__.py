@@ -30,6 +30,9 @@ class JourneyRules:
     journey: str
     identity: SloIdentity
     groups: tuple[dict[str, Any], ...]
+    # Judged per segment by the gate; recorded over all of its traffic (the sum of its
+    # segments), which `sli.recorded` cannot stand in for.
+    segmented: bool = False
 
 
 def journey_rules(spec: GateSpec, service: str) -> tuple[JourneyRules, ...]:
@@ -54,7 +57,9 @@ def journey_rules(spec: GateSpec, service: str) -> tuple[JourneyRules, ...]:
         )
         if alerts is not None:
             groups.append(alerts)
-        found.append(JourneyRules(journey.name, identity, tuple(groups)))
+        found.append(
+            JourneyRules(journey.name, identity, tuple(groups), journey.segments is not None)
+        )
     return tuple(found)
 
 

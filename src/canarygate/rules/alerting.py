@@ -13,7 +13,8 @@ from canarygate.rules.naming import SloIdentity
 
 
 def _condition(rule: BurnRateRule, identity: SloIdentity, budget: float) -> str:
-    bound = f"({rule.threshold:g} * {budget:.15g})"
+    # 12 significant digits: `0.001`, not the float's `0.00099999999999989` (1 - 0.999).
+    bound = f"({rule.threshold:g} * {budget:.12g})"
     return (
         "(\n"
         f"    ({identity.ratio(rule.short)} >= {bound})\n"

@@ -23,10 +23,14 @@ Rule = dict[str, Any]
 
 def ratio_expression(journey: JourneySpec, window: Duration, interval: Duration) -> str:
     """`1 - good/total` over `window`, each query on lines of its own so that a `# comment`
-    in one ends before the expression goes on."""
+    in one ends before the expression goes on. A segmented journey's queries answer one
+    series per segment: summed, they give the journey over all of its traffic, as the gate
+    computes it (one series per SLO, as Sloth records it)."""
     values = {"window": window.text, "interval": interval.text}
     good = render(journey.sli.good, values)
     total = render(journey.sli.total, values)
+    if journey.segments is not None:
+        good, total = f"sum(\n{good}\n)", f"sum(\n{total}\n)"
     return f"1 - (\n  (\n{good}\n  )\n  /\n  (\n{total}\n  )\n)\n"
 
 

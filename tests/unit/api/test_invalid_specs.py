@@ -30,7 +30,10 @@ def test_invalid_gate_is_refused_naming_the_field(case: InvalidCase) -> None:
     assert case.message in raised.value.message
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+EXAMPLE_GATES = sorted((*ROOT.glob("examples/*.yaml"), *ROOT.glob("examples/demo/*-gate.yaml")))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_GATES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_examples_are_valid(path: Path) -> None:
     for gate in load_gates(path):
         assert to_gate_spec(gate).journeys

@@ -37,7 +37,7 @@ def test_the_table_shows_the_worst_segments_under_their_journey() -> None:
     assert "red (green overall)" in lines[row]
     assert lines[row + 1].startswith("  region eu-west")
     assert " red " in lines[row + 1]
-    assert lines[row + 4].strip() == "+1 more, 0 too small"
+    assert lines[row + 4].strip() == "+1 more"
     assert any(line.startswith("  tier pro") and "FAIL" in line for line in lines)
     metric = next(line for line in lines if line.startswith("conversion"))
     assert "+10.0%" in metric
