@@ -10,13 +10,18 @@
     python -m lab.chart crds | docs | check      (make chart-crds, chart-docs, chart-check)
 
 `check` changes nothing and exits 1 naming each drifted file and each undocumented value.
+`render()` is `helm template` of the chart as parsed documents, for the tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,20 +53,23 @@ def crd_pairs() -> list[tuple[Path, Path]]:
     return [(source, CRD_COPY / source.name) for source in sorted(CRD_SOURCE.glob("*.yaml"))]
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def crd_drift() -> list[str]:
     problems = []
     for source, copy in crd_pairs():
         if not copy.is_file():
-            problems.append(f"{copy.relative_to(REPO)} is missing (make chart-crds)")
+            problems.append(f"{_shown(copy)} is missing (make chart-crds)")
         elif copy.read_bytes() != source.read_bytes():
             problems.append(
-                f"{copy.relative_to(REPO)} differs from {source.relative_to(REPO)} "
-                "(edit crds/, then make chart-crds)"
+                f"{_shown(copy)} differs from {_shown(source)} (edit crds/, then make chart-crds)"
             )
     sources = {source.name for source, _ in crd_pairs()}
     for extra in sorted(CRD_COPY.glob("*.yaml")):
         if extra.name not in sources:
-            problems.append(f"{extra.relative_to(REPO)} has no source in crds/ (remove it)")
+            problems.append(f"{_shown(extra)} has no source in crds/ (remove it)")
     return problems
 
 
@@ -142,10 +150,62 @@ def docs_drift() -> list[str]:
     readme = README.read_text()
     try:
         if readme_with_table(readme, values_table(rows)) != readme:
-            problems.append(f"{README.relative_to(REPO)}: the values table is stale (make chart-docs)")
+            problems.append(
+                f"{README.relative_to(REPO)}: the values table is stale (make chart-docs)"
+            )
     except ValueError as error:
         problems.append(str(error))
     return problems
+
+
+class HelmError(RuntimeError):
+    """helm refused the chart or the values; the message is helm's stderr."""
+
+
+def helm_binary() -> str:
+    """$CANARYGATE_HELM, else the project's cached build (scripts/helm builds it if needed)."""
+    if explicit := os.environ.get("CANARYGATE_HELM"):
+        return explicit
+    found = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "helm"), "--path"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise HelmError("scripts/helm could not build helm (its output is above)")
+    return found.stdout.strip()
+
+
+def helm(*args: str, timeout: float = 120.0) -> str:
+    result = subprocess.run(
+        [helm_binary(), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise HelmError(f"helm {' '.join(args[:2])}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def render_text(
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str = "canarygate",
+    namespace: str = "canarygate",
+    include_crds: bool = False,
+) -> str:
+    """`helm template` of the chart with `values` (a values file, so types are kept)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="values-") as handle:
+        yaml.safe_dump(dict(values or {}), handle)
+        handle.flush()
+        args = ["template", release, str(CHART), f"--namespace={namespace}", "-f", handle.name]
+        if include_crds:
+            args.append("--include-crds")
+        return helm(*args)
+
+
+def render(values: Mapping[str, Any] | None = None, **options: Any) -> list[dict[str, Any]]:
+    """The rendered documents (empty ones dropped), in helm's order."""
+    return [doc for doc in yaml.safe_load_all(render_text(values, **options)) if doc]
 
 
 def main(argv: list[str]) -> int:
