@@ -24,6 +24,7 @@ class Versions:
     gateway_api: str
     istio_api: str
     helm: str
+    prometheus_operator: str
 
     @property
     def staging(self) -> str:
@@ -37,6 +38,7 @@ VERSIONS = Versions(
     gateway_api=os.environ.get("CANARYGATE_GATEWAY_API_VERSION", "v1.4.1"),
     istio_api=os.environ.get("CANARYGATE_ISTIO_API_VERSION", "v1.24.2"),
     helm=os.environ.get("CANARYGATE_HELM_VERSION", "v3.21.4"),
+    prometheus_operator=os.environ.get("CANARYGATE_PROMETHEUS_OPERATOR_VERSION", "v0.85.0"),
 )
 
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
