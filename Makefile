@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,6 +51,7 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 	$(BIN)/mypy
 	cd e2e/cluster && ../../$(BIN)/mypy --strict _common.py _build.py _control_plane.py _pki.py
 	$(BIN)/lint-imports
+	$(BIN)/python -m lab.chart check
 
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 	$(BIN)/python -m bench.evaluate_many
@@ -58,7 +59,7 @@ bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 bench-latency: venv prerequisites ## fault on -> rollback latency of the live operator, per interval (ARGS=--json, --runs N)
 	$(BIN)/python -m bench.rollback_latency $(ARGS)
 
-cluster-build: ## build (or reuse) the control-plane binaries and kwok, cached under ~/.cache/canarygate
+cluster-build: ## build (or reuse) the control-plane binaries, kwok and helm, cached under ~/.cache/canarygate
 	e2e/cluster/build
 
 cluster-up: ## start (or reuse) the local control plane; prints the KUBECONFIG
@@ -69,6 +70,21 @@ cluster-down: ## stop the local control plane
 
 cluster-status: ## health of the local control plane
 	e2e/cluster/status
+
+helm: ## build (or reuse) helm from its Go module, cached under ~/.cache/canarygate (scripts/helm runs it)
+	e2e/cluster/build helm
+
+chart-crds: venv ## copy crds/ into charts/canarygate/crds/ (crds/ is the only source)
+	$(BIN)/python -m lab.chart crds
+
+chart-docs: venv ## regenerate the values table of charts/canarygate/README.md from values.yaml
+	$(BIN)/python -m lab.chart docs
+
+chart-check: venv ## fail when the chart's CRD copy or values table drifted, or a value lacks a comment
+	$(BIN)/python -m lab.chart check
+
+chart-lint: helm ## helm lint --strict on charts/canarygate
+	scripts/helm lint --strict charts/canarygate
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

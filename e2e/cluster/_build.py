@@ -3,7 +3,8 @@
 Kubernetes: a throw-away wrapper module requires k8s.io/kubernetes at the pinned tag and
 replaces each staging module (k8s.io/api, k8s.io/client-go...) with its v0.Y.Z tag, which is
 what the upstream go.mod points at ./staging for. One `go build` compiles all four commands
-so the packages they share compile once. kwok is a plain `go install module@version`.
+so the packages they share compile once. kwok and helm (whose go.mod has no replace block)
+are plain `go install module@version`, with the version ldflags upstream's Makefiles stamp.
 Binaries land in <cache>/bin/<name>-<version>/ with a `.complete` marker written last.
 """
 
@@ -24,6 +25,7 @@ from _common import (
     ClusterError,
     cache_root,
     elapsed,
+    helm_bin_dir,
     kubernetes_bin_dir,
     kwok_bin_dir,
     log,
@@ -246,6 +248,61 @@ def build_kwok(force: bool = False) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     shutil.move(staging_out / "kwok", out / "kwok")
+    _write_marker(out, start)
+    return out
+
+
+def _helm_ldflags(info: dict[str, str]) -> str:
+    """What helm's Makefile stamps for a tagged release: the version (no `+unreleased`), the
+    exact source (here the module checksum: a module zip has no git commit), and the
+    Kubernetes version its client-go speaks, which `helm template` reports as
+    `.Capabilities.KubeVersion` and `helm lint` checks deprecations against."""
+    package = f"helm.sh/helm/v{VERSIONS.helm.removeprefix('v').split('.')[0]}"
+    client_go = re.search(r"^\s*k8s\.io/client-go (v\S+)", Path(info["GoMod"]).read_text(), re.M)
+    values = {
+        "internal/version.version": VERSIONS.helm,
+        "internal/version.metadata": "",
+        "internal/version.gitCommit": info["Sum"].removeprefix("h1:"),
+        "internal/version.gitTreeState": "clean",
+    }
+    if client_go:  # v0.Y.Z -> Kubernetes 1.Y
+        minor = client_go.group(1).split(".")[1]
+        for where in ("pkg/chartutil", "pkg/lint/rules"):
+            values[f"{where}.k8sVersionMajor"] = "1"
+            values[f"{where}.k8sVersionMinor"] = minor
+    return " ".join(["-s", "-w", *(f"-X {package}/{key}={value}" for key, value in values.items())])
+
+
+def build_helm(force: bool = False) -> Path:
+    out = helm_bin_dir()
+    if not force and is_complete(out, ("helm",)):
+        log(f"helm {VERSIONS.helm}: reusing {out}")
+        return out
+    start = time.monotonic()
+    work = cache_root() / "build" / f"helm-{VERSIONS.helm}"
+    work.mkdir(parents=True, exist_ok=True)
+    module = f"helm.sh/helm/v{VERSIONS.helm.removeprefix('v').split('.')[0]}"
+    info = go_mod_download(module, VERSIONS.helm)
+    staging_out = work / "out"
+    shutil.rmtree(staging_out, ignore_errors=True)
+    staging_out.mkdir()
+    run_with_progress(
+        [
+            "go",
+            "install",
+            "-trimpath",
+            "-ldflags",
+            _helm_ldflags(info),
+            f"{module}/cmd/helm@{VERSIONS.helm}",
+        ],
+        cwd=work,
+        env=go_env(GOBIN=str(staging_out)),
+        label=f"helm {VERSIONS.helm}: go install {module}/cmd/helm",
+        log_path=work / "go-install.log",
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    shutil.move(staging_out / "helm", out / "helm")
     _write_marker(out, start)
     return out
 

@@ -23,6 +23,8 @@ class Versions:
     kwok: str
     gateway_api: str
     istio_api: str
+    helm: str
+    prometheus_operator: str
 
     @property
     def staging(self) -> str:
@@ -35,6 +37,8 @@ VERSIONS = Versions(
     kwok=os.environ.get("CANARYGATE_KWOK_VERSION", "v0.7.0"),
     gateway_api=os.environ.get("CANARYGATE_GATEWAY_API_VERSION", "v1.4.1"),
     istio_api=os.environ.get("CANARYGATE_ISTIO_API_VERSION", "v1.24.2"),
+    helm=os.environ.get("CANARYGATE_HELM_VERSION", "v3.21.4"),
+    prometheus_operator=os.environ.get("CANARYGATE_PROMETHEUS_OPERATOR_VERSION", "v0.85.0"),
 )
 
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
@@ -57,6 +61,10 @@ def kubernetes_bin_dir() -> Path:
 
 def kwok_bin_dir() -> Path:
     return cache_root() / "bin" / f"kwok-{VERSIONS.kwok}"
+
+
+def helm_bin_dir() -> Path:
+    return cache_root() / "bin" / f"helm-{VERSIONS.helm}"
 
 
 def cluster_dir() -> Path:

@@ -473,25 +473,38 @@ class Cluster:
         )
 
     def install_crds(self) -> None:
-        """Gateway API (standard channel) and Istio CRDs, read from their Go modules."""
+        """Gateway API (standard channel), Istio and ServiceMonitor CRDs, read from their Go
+        modules."""
         apply_crds(lambda *args: self.run_kubectl(*args, timeout=120))
         self._wait_kubectl(
-            "the Gateway API and Istio CRDs to be established",
+            "the Gateway API, Istio and ServiceMonitor CRDs to be established",
             ("wait", "--for=condition=Established", "--timeout=5s", *CRD_PROBES),
             "kube-apiserver",
         )
 
 
-CRD_PROBES = ("crd/httproutes.gateway.networking.k8s.io", "crd/virtualservices.networking.istio.io")
+CRD_PROBES = (
+    "crd/httproutes.gateway.networking.k8s.io",
+    "crd/virtualservices.networking.istio.io",
+    "crd/servicemonitors.monitoring.coreos.com",
+)
 
 
 def crd_sources() -> list[Path]:
     """Where the CRD YAMLs are: in the Go module cache, fetched at the pinned versions."""
     gateway = go_mod_download("sigs.k8s.io/gateway-api", VERSIONS.gateway_api)
     istio = go_mod_download("istio.io/api", VERSIONS.istio_api)
+    # The chart's optional ServiceMonitor is checked against its real schema.
+    operator = go_mod_download(
+        "github.com/prometheus-operator/prometheus-operator", VERSIONS.prometheus_operator
+    )
     return [
         Path(gateway["Dir"]) / "config" / "crd" / "standard",
         Path(istio["Dir"]) / "kubernetes" / "customresourcedefinitions.gen.yaml",
+        Path(operator["Dir"])
+        / "example"
+        / "prometheus-operator-crd"
+        / "monitoring.coreos.com_servicemonitors.yaml",
     ]
 
 

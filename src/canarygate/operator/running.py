@@ -184,6 +184,9 @@ def run(settings: RunSettings) -> int:
     @kopf.on.startup(registry=registry)
     async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False  # our Events are our own, not log lines
+        # kopf serves no resource here (canarygate has its own informer), so it need not
+        # list and watch CRDs and Namespaces cluster-wide: rights the chart does not grant.
+        settings.scanning.disabled = True
         await operator.start()
 
     @kopf.on.cleanup(registry=registry)
