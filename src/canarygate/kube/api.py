@@ -185,6 +185,27 @@ class KubeApi:
             target=target(GROUP, PLURAL, namespace),
         )
 
+    def watch_gate(
+        self, namespace: str, name: str, *, resource_version: str, timeout_seconds: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        """A watch of one gate (`fieldSelector=metadata.name=NAME`) from `resource_version`,
+        with bookmarks; the server ends it after `timeout_seconds`. A Role may grant it on
+        that one gate (`resourceNames`): the API server authorizes a watch narrowed to one
+        name by that name."""
+        params: dict[str, str | int] = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+            "fieldSelector": f"metadata.name={name}",
+        }
+        return self._raw.watch(
+            collection_path(GROUP, VERSION, PLURAL, namespace),
+            params=params,
+            read_timeout=timeout_seconds + 30.0,
+            target=target(GROUP, PLURAL, namespace, name),
+        )
+
     # Any namespaced object -----------------------------------------------------------------
 
     async def read_objects(self, refs: Iterable[R]) -> dict[R, dict[str, Any]]:
