@@ -92,7 +92,9 @@ def test_identical_journeys_across_gates_are_queried_once(prometheus: RunningPro
             return report.requested, report.distinct, report.http_requests
 
     requested, distinct, http_requests = asyncio.run(tick())
-    assert requested == 50 * (2 * 16 + 3)
+    # Per gate: two journeys x (good and total over 8 windows + the age of the newest sample),
+    # and the guardrail's canary, baseline and samples.
+    assert requested == 50 * (2 * (16 + 1) + 3)
     assert distinct == http_requests == 3
 
 
