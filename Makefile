@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status dist image clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,6 +66,13 @@ cluster-down: ## stop the local control plane
 
 cluster-status: ## health of the local control plane
 	e2e/cluster/status
+
+dist: venv ## build the wheel into dist/ (the version is canarygate.__version__)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/canarygate-*.whl
+
+image: ## build the container image canarygate:VERSION with Docker (see Dockerfile)
+	docker build -t canarygate:$$($(BIN)/python -c 'import canarygate; print(canarygate.__version__)') .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
