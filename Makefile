@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status dist image argocd-cm lua-harness clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate cluster-build cluster-up cluster-down cluster-status dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -73,6 +73,9 @@ dist: venv ## build the wheel into dist/ (the version is canarygate.__version__)
 
 image: ## build the container image canarygate:VERSION with Docker (see Dockerfile)
 	docker build -t canarygate:$$($(BIN)/python -c 'import canarygate; print(canarygate.__version__)') .
+
+reference: venv ## regenerate docs/reference.md from the CRD (a unit test fails when it is stale)
+	$(BIN)/python scripts/render-crd-reference
 
 argocd-cm: ## regenerate gitops/argocd/argocd-cm.yaml from gitops/argocd/health.lua
 	scripts/render-argocd-cm
