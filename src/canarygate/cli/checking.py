@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
@@ -189,10 +189,14 @@ class Progress:
         self.stream.flush()
 
     def _draw(self) -> None:
-        line = f"{self._text()} ({_elapsed(self.elapsed())})"
-        room = max(self._width() - 1, 20)
-        if len(line) > room:
-            line = line[: room - 3] + "..."
+        # Cut the text, never the clock: a line wider than the terminal would wrap, and a
+        # wrapped line cannot be rewritten in place.
+        clock = f" ({_elapsed(self.elapsed())})"
+        text = self._text()
+        room = max(self._width() - 1 - len(clock), 20)
+        if len(text) > room:
+            text = text[: room - 3] + "..."
+        line = text + clock
         self.stream.write(f"\r\x1b[K{line}")
         self.stream.flush()
         self._drawn = True
@@ -245,11 +249,13 @@ async def follow(
     wait: bool,
     on_problem: Callable[[str], None],
     backoff: Backoff = RETRY_BACKOFF,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Reading:
     """Read the gate; with `wait`, follow it until its reading is final. Returns the last
     reading. Raises UsageError (no such gate), Forbidden, GateGone, Superseded, or KubeError
     (without `wait`; with it, failures are retried until the caller's deadline)."""
-    failures = 0
+    failures = 0  # API failures in a row
+    idle = 0  # watches in a row that ended without a change of the gate
     while True:
         try:
             body = await api.get_gate(namespace, name)
@@ -257,22 +263,31 @@ async def follow(
             reading = follower.observe(body)
             if reading.final or not wait:
                 return reading
-            version = str((body.get("metadata") or {}).get("resourceVersion", ""))
+            # From now, not from the gate's own resourceVersion: that one is as old as the
+            # gate's last change, and etcd may have compacted it away (410 Gone).
             async with api.watch_gate(
-                namespace, name, resource_version=version, timeout_seconds=WATCH_SECONDS
+                namespace, name, resource_version=None, timeout_seconds=WATCH_SECONDS
             ) as events:
                 async for event in events:
                     kind, obj = event.get("type"), event.get("object") or {}
                     if kind == "DELETED":
                         raise GateGone(f"CanaryGate {namespace}/{name} was deleted")
+                    if kind == "ERROR":
+                        break  # the server refused to go on: read afresh, watch again
                     if kind not in ("ADDED", "MODIFIED"):
-                        if kind == "ERROR":  # 410 Gone and the like: read afresh
-                            break
                         continue  # BOOKMARK
+                    changed = obj.get("metadata", {}).get("resourceVersion") != (
+                        body.get("metadata", {}).get("resourceVersion")
+                    )
+                    if changed:
+                        idle = 0
                     reading = follower.observe(obj)
                     if reading.final:
                         return reading
-            # The server ended the watch (its timeout), or it said ERROR: read, watch again.
+            # The server ended the watch (its timeout) or refused it: read, then watch again,
+            # after a pause that grows while watches keep ending without news.
+            idle += 1
+            await pause(backoff.delay(idle))
         except NotFound:
             if follower.last is None:
                 raise UsageError(f"CanaryGate {namespace}/{name} not found") from None
@@ -284,7 +299,7 @@ async def follow(
                 raise
             failures += 1
             on_problem(str(error))
-            await asyncio.sleep(backoff.delay(failures))
+            await pause(backoff.delay(failures))
 
 
 async def _check(args: argparse.Namespace, progress: Progress) -> tuple[Outcome, Reading | None]:

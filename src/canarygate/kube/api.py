@@ -186,19 +186,22 @@ class KubeApi:
         )
 
     def watch_gate(
-        self, namespace: str, name: str, *, resource_version: str, timeout_seconds: int
+        self, namespace: str, name: str, *, resource_version: str | None, timeout_seconds: int
     ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
-        """A watch of one gate (`fieldSelector=metadata.name=NAME`) from `resource_version`,
-        with bookmarks; the server ends it after `timeout_seconds`. A Role may grant it on
-        that one gate (`resourceNames`): the API server authorizes a watch narrowed to one
-        name by that name."""
+        """A watch of one gate (`fieldSelector=metadata.name=NAME`), with bookmarks; the server
+        ends it after `timeout_seconds`. From `resource_version`, or with None from now, the
+        server first sending the gate as it is (an ADDED event): a single object's own
+        resourceVersion may be older than what etcd still keeps (410 Gone). A Role may grant
+        it on that one gate (`resourceNames`): the API server authorizes a watch narrowed to
+        one name by that name."""
         params: dict[str, str | int] = {
             "watch": "true",
-            "resourceVersion": resource_version,
             "allowWatchBookmarks": "true",
             "timeoutSeconds": timeout_seconds,
             "fieldSelector": f"metadata.name={name}",
         }
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
         return self._raw.watch(
             collection_path(GROUP, VERSION, PLURAL, namespace),
             params=params,

@@ -174,15 +174,26 @@ QUICK = Backoff(base=0.001, cap=0.002)
 
 
 async def run_follow(
-    gates: Gates, revision: str | None = None, *, wait: bool = True
+    gates: Gates,
+    revision: str | None = None,
+    *,
+    wait: bool = True,
+    pauses: list[float] | None = None,
+    backoff: Backoff = QUICK,
 ) -> tuple[asyncio.Task[Reading], list[Reading], list[str]]:
     seen: list[Reading] = []
     problems: list[str] = []
     follower = Follower(revision, given=revision is not None, report=seen.append)
     api = make_api(gates.server)
+
+    async def pause(seconds: float) -> None:
+        if pauses is not None:
+            pauses.append(seconds)
+        await asyncio.sleep(0)
+
     task = asyncio.create_task(
         follow(api, "shop", "web", follower, wait=wait, on_problem=problems.append,
-               backoff=QUICK)
+               backoff=backoff, pause=pause)
     )  # fmt: skip
     return task, seen, problems
 
@@ -193,7 +204,9 @@ async def test_it_follows_one_gate_through_a_watch_until_promoted() -> None:
     watch = await gates.watch()
     assert watch.path == "/apis/canarygate.io/v1alpha1/namespaces/shop/canarygates"
     assert watch.params["fieldSelector"] == "metadata.name=web"
-    assert watch.params["resourceVersion"] == "10"
+    # From now (the gate's own resourceVersion may be compacted away), the gate first.
+    assert "resourceVersion" not in watch.params
+    watch.send("ADDED", body(phase="Promoted", revision="v1", weight=100, rv=10))
     watch.send("MODIFIED", body(phase="Pending", revision="v2", weight=0, rv=11))
     watch.send("BOOKMARK", {"metadata": {"resourceVersion": "12"}})
     watch.send("MODIFIED", body(phase="Progressing", revision="v2", weight=20, rv=13))
@@ -203,6 +216,7 @@ async def test_it_follows_one_gate_through_a_watch_until_promoted() -> None:
     assert reading.revision == "v2"
     assert [(r.outcome, r.phase, r.weight) for r in seen] == [
         (Outcome.IN_PROGRESS, None, None),  # v1's Promoted does not count
+        (Outcome.IN_PROGRESS, None, None),
         (Outcome.IN_PROGRESS, "Pending", 0),
         (Outcome.IN_PROGRESS, "Progressing", 20),
         (Outcome.PROMOTED, "Promoted", 100),
@@ -228,11 +242,23 @@ async def test_a_closed_or_expired_watch_reads_the_gate_again() -> None:
     task, _, _ = await run_follow(gates)
     (await gates.watch()).close()  # the server's timeout
     second = await gates.watch()
-    assert second.params["resourceVersion"] == "20"
     second.send("ERROR", {"kind": "Status", "code": 410, "reason": "Expired"})
     reading = await asyncio.wait_for(task, timeout=5)
     assert reading.outcome is Outcome.ROLLED_BACK
     assert gates.gets == 3
+
+
+async def test_watches_refused_at_once_are_reopened_after_growing_pauses() -> None:
+    gates = Gates(body(phase="Progressing", revision="v2", weight=20))
+    pauses: list[float] = []
+    steady = Backoff(base=0.001, cap=1.0, jitter=0.0)
+    task, _, _ = await run_follow(gates, pauses=pauses, backoff=steady)
+    for _ in range(4):
+        (await gates.watch()).send("ERROR", {"kind": "Status", "code": 410, "reason": "Expired"})
+    await gates.watch()
+    assert len(pauses) == 4  # one pause before each new read and watch, never a tight loop
+    assert pauses == [0.001, 0.002, 0.004, 0.008]
+    task.cancel()
 
 
 async def test_api_failures_are_retried_while_waiting() -> None:
@@ -365,7 +391,8 @@ def test_tty_progress_rewrites_one_line_in_place_within_the_width() -> None:
     assert len(drawn) == 2
     assert all(len(f) <= 59 for f in drawn)
     assert drawn[0].startswith("shop/web revision v2: Progressing, weight 20%")
-    assert drawn[0].endswith("...")
+    assert drawn[0].endswith("... (0s)")
+    assert drawn[1].endswith("... (1m05s)")  # the text is cut, never the clock
 
 
 def test_tty_progress_shows_the_elapsed_time() -> None:
