@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,22 @@ chart-check: venv ## fail when the chart's CRD copy or values table drifted, or 
 
 chart-lint: helm ## helm lint --strict on charts/canarygate
 	scripts/helm lint --strict charts/canarygate
+
+dist: venv ## build the wheel into dist/ (the version is canarygate.__version__)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/canarygate-*.whl
+
+image: ## build the container image canarygate:VERSION with Docker (see Dockerfile)
+	docker build -t canarygate:$$($(BIN)/python -c 'import canarygate; print(canarygate.__version__)') .
+
+reference: venv ## regenerate docs/reference.md from the CRD (a unit test fails when it is stale)
+	$(BIN)/python scripts/render-crd-reference
+
+argocd-cm: ## regenerate gitops/argocd/argocd-cm.yaml from gitops/argocd/health.lua
+	scripts/render-argocd-cm
+
+lua-harness: ## build (or reuse) the gopher-lua harness that runs health.lua as Argo CD does
+	scripts/build-lua-harness
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

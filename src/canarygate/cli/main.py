@@ -5,6 +5,7 @@ invalid spec or invalid arguments, with exactly one `canarygate: ...` line on st
 Exit 1 is the last resort: an exception nobody expected is reported in one line too
 (`canarygate: internal error: ...`), with a traceback only when CANARYGATE_DEBUG=1. Every
 known kind of bad input has its own message and exit 2; none of them should ever get here.
+`check` gives exit 1 a meaning (rolled back), so its last resort is its error code, 4.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from canarygate.api.loading import ManifestError, UnreadableManifest, load_gates
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.approving import add_approve_parser, run_approve
 from canarygate.cli.arguments import UsageError, parse_time, whole_number
+from canarygate.cli.checking import add_check_parser, run_check
 from canarygate.cli.explaining import explanation_text
 from canarygate.cli.operating import add_run_parser, run_operator
 from canarygate.cli.options import (
@@ -35,6 +37,7 @@ from canarygate.cli.options import (
     check_connection_arguments,
     prometheus_configs,
 )
+from canarygate.cli.readings import EXIT_CODES, Outcome
 from canarygate.cli.rendering import decision_document, decision_table
 from canarygate.cli.replaying import add_replay_parser, run_replay
 from canarygate.cli.rules import add_rules_parser, run_rules
@@ -50,6 +53,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
+EXIT_CHECK_ERROR = EXIT_CODES[Outcome.ERROR]
 DEBUG_ENV = "CANARYGATE_DEBUG"
 _TIME_OPTIONS = frozenset({"--at", "--from", "--to"})
 
@@ -98,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_options(evaluate)
 
     add_run_parser(commands)
+    add_check_parser(commands)
     add_approve_parser(commands)
     add_replay_parser(commands)
     add_rules_parser(commands)
@@ -192,6 +197,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return _run_evaluate(args)
         if args.command == "run":
             return run_operator(args)
+        if args.command == "check":
+            return run_check(args)
         if args.command == "approve":
             return run_approve(args)
         if args.command == "replay":
@@ -208,6 +215,12 @@ def _run(argv: Sequence[str] | None) -> int:
         _say(f"invalid spec: {error.field}: {error.message}")
     except (UsageError, ConfigurationError) as error:
         _say(str(error))
+    except Exception as error:
+        # `check` exits 1 for a rollback, so its last resort is its error code, 4.
+        if args.command != "check" or os.environ.get(DEBUG_ENV) == "1":
+            raise
+        _say(_internal(error))
+        return EXIT_CHECK_ERROR
     return EXIT_INVALID
 
 
@@ -226,8 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last resort: documented in the README
         if os.environ.get(DEBUG_ENV) == "1":
             raise
-        _say(f"internal error: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)")
+        _say(_internal(error))
         return EXIT_INTERNAL
+
+
+def _internal(error: Exception) -> str:
+    return f"internal error: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)"
 
 
 if __name__ == "__main__":

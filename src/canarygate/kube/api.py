@@ -184,6 +184,30 @@ class KubeApi:
             target=target(GROUP, PLURAL, namespace),
         )
 
+    def watch_gate(
+        self, namespace: str, name: str, *, resource_version: str | None, timeout_seconds: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        """A watch of one gate (`fieldSelector=metadata.name=NAME`), with bookmarks; the server
+        ends it after `timeout_seconds`. From `resource_version`, or with None from now, the
+        server first sending the gate as it is (an ADDED event): a single object's own
+        resourceVersion may be older than what etcd still keeps (410 Gone). A Role may grant
+        it on that one gate (`resourceNames`): the API server authorizes a watch narrowed to
+        one name by that name."""
+        params: dict[str, str | int] = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+            "fieldSelector": f"metadata.name={name}",
+        }
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
+        return self._raw.watch(
+            collection_path(GROUP, VERSION, PLURAL, namespace),
+            params=params,
+            read_timeout=timeout_seconds + 30.0,
+            target=target(GROUP, PLURAL, namespace, name),
+        )
+
     # Any namespaced object -----------------------------------------------------------------
 
     async def read_objects(self, refs: Iterable[R]) -> dict[R, dict[str, Any]]:

@@ -1,0 +1,87 @@
+"""The pages in docs/ say what the code does: the matrix is the effective default, the metrics
+are the ones the operator exports, `canarygate check`'s exit codes are the command's, and every
+link between the pages (and from the README) leads somewhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from canarygate.cli.readings import EXIT_CODES
+from canarygate.core.matrix import matrix_as_markdown
+from canarygate.evaluating import ClientPool
+from canarygate.kube import ApiStats
+from canarygate.operator.observing import Observer
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+PAGES = ["concepts.md", "reference.md", "gitops.md", "operations.md", "comparison.md"]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {
+        slug(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")
+    }
+
+
+def test_every_page_exists_and_the_readme_links_each() -> None:
+    readme = (REPO / "README.md").read_text()
+    for page in PAGES:
+        assert (DOCS / page).is_file(), page
+        assert f"](docs/{page})" in readme, f"README.md does not link docs/{page}"
+
+
+@pytest.mark.parametrize("source", ["README.md", *(f"docs/{p}" for p in PAGES)])
+def test_relative_links_lead_to_files_and_headings(source: str) -> None:
+    page = REPO / source
+    prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+    prose = re.sub(r"`[^`\n]*`", "", prose)  # code spans: patterns, not links
+    for target in LINK.findall(prose):
+        if re.match(r"^[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        assert resolved.exists(), f"{source}: {target} leads nowhere"
+        if anchor and resolved.suffix == ".md":
+            assert anchor in anchors(resolved), f"{source}: no heading #{anchor} in {path}"
+
+
+def test_the_concepts_page_shows_the_effective_default_matrix() -> None:
+    assert matrix_as_markdown() in (DOCS / "concepts.md").read_text()
+
+
+def test_the_documented_metrics_are_the_exported_ones() -> None:
+    observer = Observer()
+    observer.attach(ApiStats, ClientPool)
+    text = generate_latest(observer.registry).decode()
+    exported = {
+        name
+        for name in re.findall(r"^# TYPE (\w+) ", text, flags=re.MULTILINE)
+        if not name.endswith("_created")  # the client's creation timestamps of counters
+    }
+    page = (DOCS / "operations.md").read_text()
+    table = page[page.index("## Metrics") : page.index("## Alerts")]
+    documented = set(re.findall(r"`(canarygate_\w+)`", table))
+    assert documented == exported
+    # The alert rules name exported metrics only.
+    alerts = page[page.index("## Alerts") : page.index("## Upgrades")]
+    for name in set(re.findall(r"\b(canarygate_[a-z_]+)", alerts)):
+        assert name in exported, name
+
+
+def test_the_readme_states_checks_exit_codes() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Pipelines: `canarygate check`") :]
+    for outcome, code in EXIT_CODES.items():
+        assert f"| `{code}` |" in section, code
+        assert str(outcome) in section, outcome
