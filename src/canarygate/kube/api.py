@@ -1,8 +1,9 @@
 """KubeApi: every request canarygate makes to the Kubernetes API, as raw JSON dicts.
 
 CanaryGates (get, status and finalizer writes with optimistic concurrency, paged lists and
-watches for the informer), any namespaced object named by an ObjectRef (read, replace), and
-Events about a gate. Errors are canarygate's KubeError tree; no lightkube model is built.
+watches for the informer), any namespaced object named by an ObjectRef (read, replace),
+Events about a gate, and Secrets (read: the notification receivers). Errors are
+canarygate's KubeError tree; no lightkube model is built.
 """
 
 from __future__ import annotations
@@ -258,6 +259,18 @@ class KubeApi:
         sent = {"apiVersion": api_version(ref.group, ref.version), "kind": ref.kind, **body}
         return await self._raw.request(
             "PUT", ref_path(ref), verb="update", target=ref_target(ref), body=sent
+        )
+
+    # Secrets -------------------------------------------------------------------------------
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """One core/v1 Secret, raw (`data` values are base64). Errors, like every other
+        request's, name the Secret and never its content."""
+        return await self._raw.request(
+            "GET",
+            object_path("", "v1", "secrets", namespace, name),
+            verb="get",
+            target=target("", "secrets", namespace, name),
         )
 
     # Events --------------------------------------------------------------------------------
