@@ -1,6 +1,6 @@
 """The operator's own telemetry, scraped from the live process during a rollout:
 
-- /metrics holds every family the README lists, with values that match what happened: the
+- /metrics holds every family docs/operations.md lists, with values that match what happened: the
   decisions counted by action and mode (an advance per step, one promotion), the gates by
   phase and health, each gate's weight equal to its status', the tick's duration and lag,
   queries planned / distinct / sent, a refused query counted by kind, API writes and
@@ -40,16 +40,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 OPERATOR_ARGS = ("--log-format=json",)
 ROUTE, STABLE, CANARY = "web", "web-stable", "web-canary"
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
 def documented_metrics() -> set[str]:
-    section = README.read_text().split("## Operator metrics", 1)[1].split("\n## ", 1)[0]
+    """The metrics table of docs/operations.md (one metric per row)."""
+    section = OPERATIONS.read_text().split("## Metrics", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `(canarygate_[a-z_]+)`", section, flags=re.MULTILINE))
 
 
 def exposed(text: str) -> dict[str, str]:
-    """Family name (as the README names it, counters with _total) -> type."""
+    """Family name (as the docs name it, counters with _total) -> type."""
     found = {}
     for family in text_string_to_metric_families(text):
         name = f"{family.name}_total" if family.type == "counter" else family.name

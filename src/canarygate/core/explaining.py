@@ -223,6 +223,8 @@ def _freshness(freshness: Freshness) -> str:
         return f"freshness: {freshness.detail}"
     if freshness.invalid:
         return f"freshness: {freshness.detail} -> invalid evidence, silence"
+    if freshness.unanswered is not None:
+        return f"freshness: {freshness.detail} -> cannot tell, its windows count as silence"
     if freshness.stale:
         return f"freshness: {freshness.detail} ({bound}) -> STALE, its windows count as silence"
     return f"freshness: {freshness.detail} ({bound}) -> fresh"
@@ -306,6 +308,8 @@ def _number(value: float | None) -> str:
 def describe_freshness(freshness: Freshness) -> str:
     """`12s` or `stale 7m05s`, for tables."""
     if freshness.age_seconds is None:
+        if freshness.unanswered is not None:
+            return "unknown"
         return "stale" if freshness.stale else "-"
     age = describe_age(freshness.age_seconds)
     return f"stale {age}" if freshness.stale else age

@@ -12,8 +12,9 @@ each journey also asks how old the newest sample of the series its `sli.total` r
 (default 5m, Prometheus' own lookback for an instant selector), or no sample within the last
 hour, makes the journey's data stale: the journey counts as silence (unknown health, whatever
 its old numbers said), and the reasons say how old its data is. Its burn rates are still
-reported. A journey whose selectors cannot be found is "not measured", never stale, and an
-unreachable Prometheus is already silence on its own.
+reported. An age that was asked for and not answered (unreachable, refused, malformed) is
+silence too: the windows may have answered, but nothing says they are current. A journey
+whose selectors cannot be found is "not measured", never stale.
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ class Freshness:
     measured: bool = True
     # An age that cannot be (negative, NaN): invalid evidence, silence like stale data.
     invalid: bool = False
+    # The age was asked for and not answered (unreachable, refused, malformed): whether the
+    # windows' numbers are current cannot be told, so they are silence too.
+    unanswered: MissingKind | None = None
 
     @property
     def silences(self) -> bool:
-        return self.stale or self.invalid
+        return self.stale or self.invalid or self.unanswered is not None
 
 
 def freshness_key(journey: JourneySpec) -> QueryKey:
@@ -98,10 +102,10 @@ def _judge(journey: JourneySpec, spec: GateSpec, observations: Observations) -> 
         if sample.kind is MissingKind.NO_DATA:
             detail = f"no sample in the last {LOOKBACK}"
             return Freshness(journey.name, None, bound, True, detail)
-        # Unreachable, refused, malformed: the journey's other queries say so on their own.
-        return Freshness(
-            journey.name, None, bound, False, f"unknown ({sample.describe()})", measured=False
-        )
+        # Unreachable, refused, malformed: the windows may still have answered (another
+        # request), but nothing says they are current. Silence, never a pass.
+        detail = f"newest-sample age unknown ({sample.describe()})"
+        return Freshness(journey.name, None, bound, False, detail, unanswered=sample.kind)
     if not isinstance(sample, int | float):  # one value per segment: not an age
         detail = "newest-sample age is not one number"
         return Freshness(journey.name, None, bound, False, detail, invalid=True)
@@ -127,6 +131,8 @@ def apply_freshness(
 def _silenced(journey: JourneyAssessment, freshness: Freshness) -> JourneyAssessment:
     if freshness.invalid:
         finding = f"invalid evidence: {freshness.detail}; its windows count as silence"
+    elif freshness.unanswered is not None:
+        finding = f"{freshness.detail}; its windows count as silence"
     else:
         finding = (
             f"stale data: {freshness.detail} (older than maxSampleAge {freshness.max_age}); "
@@ -153,6 +159,14 @@ def describe_age(seconds: float) -> str:
     return _age(seconds)
 
 
+# Why an age was not answered, as the reason that says so (anything malformed is invalid
+# evidence).
+_UNANSWERED_CODES = {
+    MissingKind.UNREACHABLE: ReasonCode.PROMETHEUS_UNAVAILABLE,
+    MissingKind.QUERY_ERROR: ReasonCode.QUERY_ERROR,
+}
+
+
 def stale_reasons(freshness: Sequence[Freshness]) -> tuple[Reason, ...]:
     """One reason per journey whose data is stale (or whose age is impossible), up front with
     the other evidence problems."""
@@ -161,6 +175,10 @@ def stale_reasons(freshness: Sequence[Freshness]) -> tuple[Reason, ...]:
         if f.invalid:
             text = f"invalid evidence, treated as silence: journey {f.journey} {f.detail}"
             reasons.append(Reason(ReasonCode.INVALID_EVIDENCE, text))
+        elif f.unanswered is not None:
+            code = _UNANSWERED_CODES.get(f.unanswered, ReasonCode.INVALID_EVIDENCE)
+            text = f"journey {f.journey}: {f.detail}, treated as silence"
+            reasons.append(Reason(code, text))
         elif f.stale:
             text = (
                 f"stale data, treated as silence: journey {f.journey}: {f.detail} "

@@ -135,10 +135,23 @@ def test_an_impossible_age_is_invalid_evidence(age: float) -> None:
     assert ReasonCode.INVALID_EVIDENCE in [r.code for r in decision.reasons]
 
 
-@pytest.mark.parametrize(
-    "age", [None, Missing(MissingKind.UNREACHABLE, "down"), Missing(MissingKind.QUERY_ERROR, "x")]
-)
-def test_unmeasured_freshness_never_makes_data_stale(age: Missing | None) -> None:
-    decision = _decide(age)
+def test_unmeasured_freshness_never_makes_data_stale() -> None:
+    decision = _decide(None)  # no selector to ask about: not measured, not stale
     assert decision.health is Health.GREEN
+    assert not decision.freshness[0].stale
+
+
+@pytest.mark.parametrize(
+    ("age", "code"),
+    [
+        (Missing(MissingKind.UNREACHABLE, "down"), ReasonCode.PROMETHEUS_UNAVAILABLE),
+        (Missing(MissingKind.QUERY_ERROR, "2 series"), ReasonCode.QUERY_ERROR),
+    ],
+)
+def test_an_unanswered_age_is_silence(age: Missing, code: ReasonCode) -> None:
+    # The windows answered, but nothing says they are current: never a pass.
+    decision = _decide(age)
+    assert decision.health is Health.UNKNOWN
+    assert decision.action is not Action.ADVANCE
+    assert code in [r.code for r in decision.reasons]
     assert not decision.freshness[0].stale

@@ -143,16 +143,6 @@ def test_a_standby_says_so() -> None:
     assert value(observer, "canarygate_leader") == 0
 
 
-def test_the_readme_lists_every_metric() -> None:
-    observer, _, _pool = observed()
-    exposed = set()
-    for name, family in families(observer).items():
-        exposed.add(f"{name}_total" if family.type == "counter" else name)
-    section = README.read_text().split("## Operator metrics", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `(canarygate_[a-z_]+)`", section, flags=re.MULTILINE))
-    assert documented == exposed
-
-
 async def test_a_move_that_waits_is_counted_and_logged_as_a_hold(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
