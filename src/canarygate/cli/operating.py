@@ -82,7 +82,10 @@ def add_run_parser(commands: Any) -> None:
     )
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+        "--log-level",
+        type=str.lower,  # DEBUG and debug alike, as Python's and kopf's own levels are spelt
+        choices=("debug", "info", "warning", "error"),
+        default="info",
     )
     ha = parser.add_argument_group("several replicas")
     ha.add_argument(

@@ -103,3 +103,13 @@ def test_approve_refuses_a_step_out_of_range(
 ) -> None:
     assert main(["approve", "shop/checkout", "--step=101", f"--kubeconfig={kubeconfig}"]) == 2
     assert "101" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelt", ["DEBUG", "debug", "Debug"])
+def test_the_log_level_is_read_in_any_case(kubeconfig: str, spelt: str) -> None:
+    args = build_parser().parse_args(["run", f"--kubeconfig={kubeconfig}", f"--log-level={spelt}"])
+    assert settings_from(args).log_level == "DEBUG"
+
+
+def test_an_unknown_log_level_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--log-level" in refused(capsys, "run", "--log-level=verbose")
