@@ -11,6 +11,12 @@
 
 `check` changes nothing and exits 1 naming each drifted file and each undocumented value.
 `render()` is `helm template` of the chart as parsed documents, for the tests.
+
+The chart's operator as a process on this machine (the local control plane runs no
+containers), shared by `make demo ARGS=--chart` and tests/e2e/test_chart.py:
+`operator_command()` reads the container's command and `canarygate run` flags from a rendered
+or installed Deployment; `account_kubeconfig()` writes a kubeconfig holding a token of the
+chart's ServiceAccount, so that process has exactly the chart's RBAC.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,6 +213,88 @@ def render_text(
 def render(values: Mapping[str, Any] | None = None, **options: Any) -> list[dict[str, Any]]:
     """The rendered documents (empty ones dropped), in helm's order."""
     return [doc for doc in yaml.safe_load_all(render_text(values, **options)) if doc]
+
+
+# -- the chart's operator as a process -------------------------------------------------------
+
+# The pod's listening addresses (`:8080`, `:8081`): a process on this machine listens on free
+# loopback ports instead (lab.stage.start_operator picks them).
+LISTENING_FLAGS = ("--metrics-address=", "--health-address=")
+
+
+@dataclass(frozen=True)
+class OperatorCommand:
+    """The chart's operator container as a command line: its `command` (`[canarygate]`)
+    and the `canarygate run` flags of its args, the listening addresses left out."""
+
+    command: list[str]
+    flags: list[str]
+
+    def program(self) -> list[str]:
+        """`command` resolved where this Python installed its entry points (the virtualenv's
+        bin/, as the image's `pip install` puts `canarygate` on its PATH)."""
+        bin_dir = str(Path(sys.executable).parent)
+        found = shutil.which(self.command[0], path=bin_dir)
+        if found is None:
+            raise FileNotFoundError(f"{self.command[0]} is not installed in {bin_dir}")
+        return [found, *self.command[1:]]
+
+
+def operator_command(docs: Iterable[Mapping[str, Any]]) -> OperatorCommand:
+    """The operator container of the one Deployment among `docs` (from `helm template` or
+    `helm get manifest`). ValueError when the manifest does not hold what the chart renders."""
+    deployments = [doc for doc in docs if doc.get("kind") == "Deployment"]
+    if len(deployments) != 1:
+        raise ValueError(f"expected the chart's one Deployment, found {len(deployments)}")
+    containers = deployments[0]["spec"]["template"]["spec"]["containers"]
+    if len(containers) != 1:
+        raise ValueError(f"expected one container in the Deployment, found {len(containers)}")
+    command = [str(part) for part in containers[0].get("command") or []]
+    args = [str(arg) for arg in containers[0].get("args") or []]
+    if not command or args[:1] != ["run"]:
+        raise ValueError(f"expected `canarygate run ...`, found {command} {args[:1]}")
+    flags = [arg for arg in args[1:] if not arg.startswith(LISTENING_FLAGS)]
+    return OperatorCommand(command, flags)
+
+
+def token_kubeconfig(admin: Mapping[str, Any], token: str, user: str) -> dict[str, Any]:
+    """A kubeconfig for the cluster of `admin`'s current context (its server and CA) with
+    `token` as the only credential: whoever uses it is the token's owner, nothing more."""
+    contexts = {c["name"]: c["context"] for c in admin.get("contexts") or []}
+    clusters = {c["name"]: c["cluster"] for c in admin.get("clusters") or []}
+    current = contexts[admin["current-context"]]
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": current["cluster"], "cluster": clusters[current["cluster"]]}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": current["cluster"], "user": user}}],
+        "current-context": user,
+    }
+
+
+def account_kubeconfig(
+    kubectl: Callable[..., str],
+    admin_kubeconfig: Path,
+    account: str,
+    namespace: str,
+    path: Path,
+    *,
+    duration: str = "2h",
+) -> Path:
+    """Write `path` (mode 0600): a kubeconfig authenticated as ServiceAccount
+    `namespace/account`, with a token `kubectl create token` asks the API server for
+    (`kubectl(*args)` runs kubectl as the admin and returns its output). The token expires
+    after `duration`, and at once when the account is deleted."""
+    token = kubectl(
+        "create", "token", account, f"--namespace={namespace}", f"--duration={duration}"
+    ).strip()
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    config = token_kubeconfig(admin, token, f"system:serviceaccount:{namespace}:{account}")
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        yaml.safe_dump(config, handle)
+    return path
 
 
 def main(argv: list[str]) -> int:

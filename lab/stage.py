@@ -191,13 +191,18 @@ class Process:
 
 
 def _spawn(
-    name: str, args: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None
+    name: str,
+    args: Sequence[str],
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    program: Sequence[str] = (),
 ) -> Process:
+    """`program` + `args` (default program: this Python) with its output in a log file."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, *args],
+            [*(program or [sys.executable]), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -290,18 +295,21 @@ def start_operator(
     name: str = "operator",
     wait: bool = True,
     env: Mapping[str, str] | None = None,
+    program: Sequence[str] = (),
 ) -> Operator:
     """`python -m canarygate run` on free ports; `env` adds to its environment (POD_NAME
-    names a replica: its Events' reportingInstance and its Lease identity)."""
+    names a replica: its Events' reportingInstance and its Lease identity). `program`
+    replaces `python -m canarygate` (e.g. the `canarygate` entry point a chart's container
+    runs)."""
     health, metrics = free_port(), free_port()
     args = [
-        "-m", "canarygate", "run", f"--kubeconfig={kubeconfig}",
+        *(() if program else ("-m", "canarygate")), "run", f"--kubeconfig={kubeconfig}",
         f"--health-address=127.0.0.1:{health}", f"--metrics-address=127.0.0.1:{metrics}",
         *(f"--namespace={ns}" for ns in namespaces), *extra,
     ]  # fmt: skip
     if prometheus:
         args.append(f"--prometheus={prometheus}")
-    spawned = _spawn(name, args, log_dir, env)
+    spawned = _spawn(name, args, log_dir, env, program)
     operator = Operator(
         spawned.name,
         spawned.process,

@@ -4,11 +4,12 @@
   two replicas, every provider, receivers' Secrets, Prometheus credentials, ServiceMonitor)
   applied with a server-side dry run: every object passes the API server's validation;
 - the operator authenticated as the chart's ServiceAccount (the chart's RBAC applied, a
-  token for its account, `canarygate run` with the args of the chart's Deployment and that
-  token's kubeconfig): a healthy canary promoted, a failing one rolled back, a receiver's
-  Secret read, the Lease held. A missing permission would stop the rollout; an excessive
-  one shows in `kubectl auth can-i` as that account (no delete, no provider switched off,
-  no Secret but the receiver's, nothing outside the watched namespaces).
+  token for its account, the Deployment's own command and args run with that token's
+  kubeconfig, by lab.chart's helpers as `make demo ARGS=--chart` runs them): a healthy canary
+  promoted, a failing one rolled back, a receiver's Secret read, the Lease held. A missing
+  permission would stop the rollout; an excessive one shows in `kubectl auth can-i` as that
+  account (no delete, no provider switched off, no Secret but the receiver's, nothing outside
+  the watched namespaces).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from lab import scenarios as sc
-from lab.chart import render, render_text
+from lab.chart import account_kubeconfig, operator_command, render, render_text
 from lab.stage import Operator, StageError, TargetedPrometheus, start_operator
 from tests.e2e.helpers import Cluster, wait_until
 from tests.e2e.operator_fixtures import Scenario, Stage, history_steps, managed_weights
@@ -222,42 +223,22 @@ class ChartStage(Stage):
         )  # fmt: skip
         return docs
 
-    def account_kubeconfig(self) -> Path:
-        token = self.cluster.kubectl(
-            "create", "token", ACCOUNT, f"--namespace={self.release_namespace}", "--duration=2h"
-        ).strip()
-        admin = yaml.safe_load(self.cluster.kubeconfig.read_text())
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "e2e", "cluster": admin["clusters"][0]["cluster"]}],
-            "users": [{"name": ACCOUNT, "user": {"token": token}}],
-            "contexts": [{"name": ACCOUNT, "context": {"cluster": "e2e", "user": ACCOUNT}}],
-            "current-context": ACCOUNT,
-        }
-        path = self.log_dir / "account.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
-        return path
-
     def start_operator(self) -> Operator:
         assert self.operator is None or not self.operator.alive(), "the operator is running"
-        docs = self.apply_rbac()
-        [deployment] = [doc for doc in docs if doc["kind"] == "Deployment"]
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["args"][0] == "run"
-        # The Deployment's flags, but listening on free loopback ports (start_operator's own).
-        self.args = [
-            arg
-            for arg in container["args"][1:]
-            if not arg.startswith(("--metrics-address=", "--health-address="))
-        ]
+        operator = operator_command(self.apply_rbac())
+        assert operator.command == ["canarygate"]
+        self.args = operator.flags
+        kubeconfig = account_kubeconfig(
+            self.cluster.kubectl, self.cluster.kubeconfig, ACCOUNT, self.release_namespace,
+            self.log_dir / "account.kubeconfig",
+        )  # fmt: skip
         self.operator = start_operator(
-            kubeconfig=self.account_kubeconfig(),
+            kubeconfig=kubeconfig,
             prometheus=None,
             log_dir=self.log_dir,
             extra=self.args,
             wait=False,
+            program=operator.program(),
         )
         try:
             self.operator.wait_ready()

@@ -5,6 +5,7 @@ flags the operator accepts). helm is the project's build (scripts/helm; CI build
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def test_helm_lint_passes(values: dict[str, Any], tmp_path: Path) -> None:
         ({"watchNamespace": ["shop"]}, "additional properties 'watchNamespace' not allowed"),
         ({"watchNamespaces": ["shop"]}, "watchNamespaces needs scope: namespaced"),
         ({"logFormat": "yaml"}, "value must be one of 'json', 'text'"),
-        ({"replicaCount": 0}, "minimum"),
+        ({"replicaCount": -1}, "minimum"),
         ({"notifications": {"secrets": [{"namespace": "x"}]}}, "missing property 'name'"),
     ],
 )
@@ -255,6 +256,106 @@ def test_one_replica_has_no_pdb_and_no_lease() -> None:
     assert of_kind(docs, "PodDisruptionBudget") == []
     assert not [d for d in docs if "leader-election" in d["metadata"]["name"]]
     assert ("coordination.k8s.io", "leases", "get") not in grants(docs)
+
+
+def test_zero_replicas_scale_the_operator_away_and_keep_its_rights() -> None:
+    docs = render({"replicaCount": 0, "podDisruptionBudget": {"enabled": True}})
+    deployment = only(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 0
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "affinity" not in deployment["spec"]["template"]["spec"]
+    assert of_kind(docs, "PodDisruptionBudget") == []  # minAvailable 1 of 0 pods would block
+    assert not [d for d in docs if "leader-election" in d["metadata"]["name"]]
+    assert grants(docs) == grants(render())
+    # Leader election asked for: the Lease rights come, as they would with one replica.
+    elected = render({"replicaCount": 0, "leaderElection": {"enabled": True}})
+    assert ("coordination.k8s.io", "leases", "update") in grants(elected)
+
+
+# -- the chart's operator as a process (lab.chart, for make demo --chart and the e2e tests) -----
+
+
+def test_the_operator_command_is_the_containers_without_its_listening_addresses() -> None:
+    docs = render(EVERYTHING, namespace="ops")
+    operator = chart.operator_command(docs)
+    assert operator.command == container(docs)["command"] == ["canarygate"]
+    assert operator.flags == [
+        arg
+        for arg in container(docs)["args"][1:]
+        if not arg.startswith(("--metrics-address", "--health-address"))
+    ]
+    assert "--namespace=shop" in operator.flags
+    assert "--leader-elect" in operator.flags
+    assert not [f for f in operator.flags if "address" in f and "prometheus" not in f]
+    parsed = build_parser().parse_args(["run", *operator.flags])
+    assert parsed.notify_secret == ["ops/slack", "shop/pager"]
+    program = Path(operator.program()[0])
+    assert program.name == "canarygate"
+    assert program.parent == Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    ("docs", "message"),
+    [
+        ([], "found 0"),
+        ([{"kind": "Service"}], "found 0"),
+        (
+            [{"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+                {"command": ["canarygate"], "args": ["evaluate"]}]}}}}],
+            "expected `canarygate run",
+        ),
+    ],
+)  # fmt: skip
+def test_a_manifest_without_the_charts_operator_is_refused(
+    docs: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        chart.operator_command(docs)
+
+
+ADMIN = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [
+        {"name": "other", "cluster": {"server": "https://other:6443"}},
+        {"name": "local", "cluster": {"server": "https://127.0.0.1:6443",
+                                       "certificate-authority-data": "Q0E="}},
+    ],
+    "users": [{"name": "admin", "user": {"token": "admin-token"}}],
+    "contexts": [
+        {"name": "o", "context": {"cluster": "other", "user": "admin"}},
+        {"name": "l", "context": {"cluster": "local", "user": "admin"}},
+    ],
+    "current-context": "l",
+}  # fmt: skip
+
+
+def test_an_account_kubeconfig_reaches_the_current_cluster_with_the_token_alone(
+    tmp_path: Path,
+) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def kubectl(*args: str) -> str:
+        asked.append(args)
+        return "account-token\n"
+
+    admin = tmp_path / "admin"
+    admin.write_text(chart.yaml.safe_dump(ADMIN))
+    path = tmp_path / "account.kubeconfig"
+    path.write_text("an older one")
+    chart.account_kubeconfig(kubectl, admin, "canarygate", "ops", path, duration="24h")
+
+    assert asked == [("create", "token", "canarygate", "--namespace=ops", "--duration=24h")]
+    assert path.stat().st_mode & 0o777 == 0o600
+    config = chart.yaml.safe_load(path.read_text())
+    assert config["clusters"] == [ADMIN["clusters"][1]]
+    [user] = config["users"]
+    assert user == {"name": "system:serviceaccount:ops:canarygate",
+                    "user": {"token": "account-token"}}  # fmt: skip
+    [context] = config["contexts"]
+    assert context["context"] == {"cluster": "local", "user": user["name"]}
+    assert config["current-context"] == context["name"]
+    assert "admin-token" not in path.read_text()
 
 
 # -- RBAC --------------------------------------------------------------------------------------
