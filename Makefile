@@ -17,7 +17,7 @@ $(BIN)/canarygate: pyproject.toml
 
 venv: $(BIN)/canarygate ## create .venv with the package and dev tools
 
-demo: venv prerequisites ## the operator live on a local cluster: one release promoted, one rolled back (ARGS=--keep, --stop)
+demo: venv prerequisites ## the operator live on a local cluster: one release promoted, one rolled back (ARGS=--keep, --stop, --chart: installed with the Helm chart)
 	$(BIN)/python -m lab.demo $(ARGS)
 
 demo-evaluate: venv prerequisites ## the offline CLI: canarygate evaluate on the example gates against a fixture Prometheus

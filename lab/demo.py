@@ -13,7 +13,9 @@ plane, one promoted and one rolled back, every decision printed as it happens.
 
 Everything it started is removed at the end, on failure and on Ctrl-C (the cluster only if
 it started it). `--keep` leaves it all running and prints how to explore it; `--stop` ends
-a kept demo. `make demo-evaluate` is the offline CLI walkthrough (lab/demo_evaluate.py).
+a kept demo. `--chart` installs the operator with its Helm chart instead, as a new user would,
+and runs the installed Deployment's command as a process (lab/demo_chart.py says why).
+`make demo-evaluate` is the offline CLI walkthrough (lab/demo_evaluate.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from typing import Any
 import yaml
 
 from canarygate.core.durations import parse_duration
-from lab.demo_cluster import REPO, SetupError, ensure_binaries, start_cluster
+from lab.chart import HelmError
+from lab.demo_chart import RELEASE, Release, start_chart_operator
+from lab.demo_cluster import REPO, SetupError, ensure_binaries, ensure_helm, start_cluster
 from lab.demo_kube import Kube, route_weight_reader
 from lab.demo_latency import RollbackProbe, RollbackTiming
 from lab.demo_stage import DemoStage, LiveStage, keep, read_kept_state, stop_kept
@@ -119,13 +123,16 @@ def say(message: str) -> None:
 # -- setting the stage ----------------------------------------------------------------------
 
 
-def set_stage(stage: DemoStage) -> LiveStage:
+def set_stage(stage: DemoStage, *, chart: bool) -> LiveStage:
     """Start everything, recording each part in `stage` as soon as it runs (so that a failure
-    half-way tears down what did start)."""
+    half-way tears down what did start). `chart`: the operator from the Helm chart."""
     ensure_binaries(say)
+    if chart:
+        ensure_helm(say)
     stage.cluster = cluster = start_cluster(say)
     stage.kube = kube = Kube(cluster.kubeconfig)
-    stage.namespace = namespace = f"canarygate-demo-{secrets.token_hex(2)}"
+    suffix = secrets.token_hex(2)
+    stage.namespace = namespace = f"canarygate-demo-{suffix}"
     kube.create_namespace(namespace)
     cluster.kubectl("apply", f"--namespace={namespace}", f"--filename={ROUTES}")
     say(f"namespace {namespace}: HTTPRoutes checkout and payments at 100 % stable "
@@ -152,19 +159,27 @@ def set_stage(stage: DemoStage) -> LiveStage:
     say(f"Prometheus {prometheus.url} scrapes every 1 s a traffic simulator per route, "
         f"50 requests/s per journey: "
         + ", ".join(f"{n} {s.url}" for n, s in stage.simulators.items()))  # fmt: skip
-    stage.operator = operator = start_operator(
-        kubeconfig=cluster.kubeconfig,
-        prometheus=prometheus.url,
-        log_dir=stage.log_dir,
-        namespaces=[namespace],
-    )
-    say(f"operator ready: canarygate run --namespace={namespace} --prometheus={prometheus.url}")
+    if chart:
+        stage.release = release = Release(RELEASE, f"canarygate-system-{suffix}")
+        release.install(cluster, namespace, prometheus.url, say)
+        stage.operator, command = start_chart_operator(cluster, release, stage.log_dir, say)
+        say(f"operator ready: {' '.join([*command.command, 'run', *command.flags])}")
+    else:
+        stage.operator = start_operator(
+            kubeconfig=cluster.kubeconfig,
+            prometheus=prometheus.url,
+            log_dir=stage.log_dir,
+            namespaces=[namespace],
+        )
+        say(f"operator ready: canarygate run --namespace={namespace} --prometheus={prometheus.url}")
+    operator = stage.operator
     for gate in GATES:
         cluster.kubectl("apply", f"--namespace={namespace}", f"--filename={gate.manifest}")
         say(f"applied {gate.relative()}: {describe(gate)}")
     return LiveStage(
-        cluster, kube, namespace, prometheus, stage.simulators, operator, stage.log_dir
-    )
+        cluster, kube, namespace, prometheus, stage.simulators, operator, stage.log_dir,
+        stage.release,
+    )  # fmt: skip
 
 
 def has_traffic(prometheus: TargetedPrometheus, app: str) -> bool:
@@ -362,18 +377,31 @@ def explore(stage: LiveStage, state_file: Path) -> None:
     faulty = next(g for g in GATES if g.faulty)
     healthy = next(g for g in GATES if not g.faulty)
     simulator = stage.simulators[healthy.name]
-    new_revision = '{"spec":{"canary":{"revision":"v3"}}}'
+    revision = healthy.canary.get("revision", "")
+    manifest = healthy.relative()
+    canarygate = Path(sys.executable).parent / "canarygate"
+    check = f"{canarygate.relative_to(REPO)} check {namespace}/{healthy.name} --wait --timeout 5m"
     also_cluster = ", and the control plane it started" if cluster.started_here else ""
+    release = stage.release
     lines = [
         "",
         f"Everything keeps running (what runs is recorded in {state_file}). Explore:",
         "",
         f"  export KUBECONFIG={cluster.kubeconfig}",
         f"  export PATH={Path(cluster.kubectl_path).parent}:$PATH   # this kubectl build",
-        "  kubectl get cg -A",
+        "  kubectl get cg -A -w",
         f"  kubectl describe cg {faulty.name} -n {namespace}",
         f"  kubectl get cg {healthy.name} -n {namespace} -o jsonpath='{{.status.history}}'",
         f"  kubectl get httproute -n {namespace} -o yaml",
+    ]
+    if release is not None:
+        account = f"system:serviceaccount:{release.namespace}:{release.name}"
+        lines += [
+            f"  scripts/helm list -n {release.namespace}"
+            "                    # the release (its Deployment at 0 replicas)",
+            f"  kubectl auth can-i --list -n {namespace} --as={account}",
+        ]
+    lines += [
         "",
         f"  Prometheus:   {stage.prometheus.url}",
         "                (try: sum by (app, version, code) (rate(http_requests_total[10s])))",
@@ -381,12 +409,22 @@ def explore(stage: LiveStage, state_file: Path) -> None:
         "  Simulators:   "
         + ", ".join(f"{name} {s.url}/state" for name, s in stage.simulators.items()),
         "",
-        f"Break a canary by hand: a new rollout of {healthy.name}, then fail 20 % of its canary:",
-        f"  kubectl patch cg {healthy.name} -n {namespace} --type=merge -p '{new_revision}'",
+        f"A new revision of {healthy.name}, and a pipeline step gated on its verdict (exit 0 "
+        "promoted, 1 rolled back; from the repository's root, with the exports above):",
+        f"  sed 's/revision: {revision}/revision: v3/' {manifest} "
+        f"| kubectl apply -n {namespace} -f -",
+        f"  {check} && echo 'next pipeline step'",
+        "",
+        f"Break the next one: fail 20 % of {healthy.name}'s canary requests, then roll out v4:",
         f"  curl -X POST {simulator.url}/faults -d '{{\"errorRatio\": 0.2}}'",
+        f"  kubectl patch cg {healthy.name} -n {namespace} --type=merge "
+        '-p \'{"spec":{"canary":{"revision":"v4"}}}\'',
+        f'  {check}; echo "exit $?"',
         f"  curl -X DELETE {simulator.url}/faults   # clears the fault",
         "",
-        f"Stop it all: make demo ARGS=--stop   (the namespace, the processes{also_cluster})",
+        f"Stop it all: make demo ARGS=--stop   (the namespace, the processes{also_cluster}"
+        + (f", the Helm release and {release.namespace}" if release is not None else "")
+        + ")",
     ]
     print("\n".join(lines), flush=True)
 
@@ -399,14 +437,14 @@ def relevant_log(error: BaseException, stage: DemoStage) -> str:
     operator's (the gates' outcomes are its doing)."""
     if isinstance(error, SetupError):
         return error.detail.strip()
-    if isinstance(error, StageError | PrometheusUnavailable):
-        return ""  # their message already holds the log tail
+    if isinstance(error, StageError | PrometheusUnavailable | HelmError):
+        return ""  # their message already holds the log tail (helm's: its stderr)
     if stage.operator is not None:
         return f"--- last lines of {stage.operator.log_path} ---\n{stage.operator.log_tail(30)}"
     return ""
 
 
-def run(keep_running: bool) -> int:
+def run(keep_running: bool, *, chart: bool = False) -> int:
     if (running := read_kept_state()) is not None:
         print(
             f"canarygate demo: a demo kept with --keep is still running in namespace "
@@ -414,12 +452,16 @@ def run(keep_running: bool) -> int:
             file=sys.stderr,
         )
         return 2
-    print("canarygate demo: a good release and a bad one through the operator, live\n", flush=True)
+    how = " installed with its Helm chart" if chart else ""
+    print(
+        f"canarygate demo: a good release and a bad one through the operator{how}, live\n",
+        flush=True,
+    )
     stage = DemoStage()
     kept = False
     failed = False
     try:
-        live = set_stage(stage)
+        live = set_stage(stage, chart=chart)
         good = summary(follow(live))
         failed = not good
         if keep_running:
@@ -432,7 +474,8 @@ def run(keep_running: bool) -> int:
     except Exception as error:  # every failure ends in one line and the relevant log
         failed = True
         message = str(error).strip() or type(error).__name__
-        if not isinstance(error, SetupError | StageError | DemoFailure | PrometheusUnavailable):
+        known = SetupError | StageError | DemoFailure | PrometheusUnavailable | HelmError
+        if not isinstance(error, known):
             message = f"{type(error).__name__}: {message}"
         print(f"\ncanarygate demo failed: {message}", file=sys.stderr, flush=True)
         if log := relevant_log(error, stage):
@@ -467,6 +510,12 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--keep", action="store_true", help="leave everything running")
     action.add_argument("--stop", action="store_true", help="stop a demo kept with --keep")
+    parser.add_argument(
+        "--chart",
+        action="store_true",
+        help="install the operator with its Helm chart (scripts/helm) and run the installed "
+        "Deployment's command as its ServiceAccount",
+    )
     args = parser.parse_args(argv)
 
     def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -477,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.stop:
         return stop_kept(say)
-    return run(args.keep)
+    return run(args.keep, chart=args.chart)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The local control plane as the demo and the latency benchmark use it: the binaries (built
-once, announced first because the first build takes minutes), the cluster (reused when one
-is running, and then left running), the CanaryGate CRD, and kubectl.
+once, announced first because the first build takes minutes), helm for `--chart` (likewise),
+the cluster (reused when one is running, and then left running), the CanaryGate CRD, and
+kubectl.
 
 Only the local control plane is used, never $KUBECONFIG: the demo creates namespaces and a
 CRD, which nobody wants on whatever cluster their shell happens to point at.
@@ -24,6 +25,7 @@ CRD_NAME = "canarygates.canarygate.io"
 # run before the virtualenv exists, so they are called, not imported).
 KUBERNETES_VERSION = os.environ.get("CANARYGATE_KUBERNETES_VERSION", "v1.34.4")
 KWOK_VERSION = os.environ.get("CANARYGATE_KWOK_VERSION", "v0.7.0")
+HELM_VERSION = os.environ.get("CANARYGATE_HELM_VERSION", "v3.21.4")
 BUILD_TIMEOUT = 3600.0
 UP_TIMEOUT = 900.0  # a first `up` on a loaded 2-core machine
 
@@ -54,11 +56,20 @@ def binaries_cached() -> bool:
     )
 
 
-def _script(name: str, *, timeout: float, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+def helm_cached() -> bool:
+    """True when helm is named by $CANARYGATE_HELM or `e2e/cluster/build helm` has completed."""
+    if os.environ.get("CANARYGATE_HELM"):
+        return True
+    return (cache_root() / "bin" / f"helm-{HELM_VERSION}" / ".complete").is_file()
+
+
+def _script(
+    name: str, *args: str, timeout: float, quiet: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run e2e/cluster/<name>; its progress (stderr) goes to the terminal unless `quiet`."""
     try:
         return subprocess.run(
-            [sys.executable, str(SCRIPTS / name)],
+            [sys.executable, str(SCRIPTS / name), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if quiet else None,
             text=True,
@@ -92,6 +103,21 @@ def ensure_binaries(say: Say) -> None:
     if built.returncode != 0:
         logs = cache_root() / "build"
         raise SetupError(f"e2e/cluster/build failed (its output is above; logs in {logs})")
+
+
+def ensure_helm(say: Say) -> None:
+    """Build helm unless it is cached (scripts/helm runs it); say so before the build."""
+    if helm_cached():
+        return
+    require_go()
+    say(
+        f"building helm {HELM_VERSION} once (go install from the Go module proxy): 1-3 min the "
+        f"first time, then cached under {cache_root() / 'bin'}; progress every 20 s"
+    )
+    built = _script("build", "helm", timeout=BUILD_TIMEOUT)
+    if built.returncode != 0:
+        logs = cache_root() / "build"
+        raise SetupError(f"e2e/cluster/build helm failed (its output is above; logs in {logs})")
 
 
 @dataclass(frozen=True)

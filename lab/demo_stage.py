@@ -1,6 +1,6 @@
 """Everything `make demo` starts, and how it goes away again: the cluster (only if the demo
 started it), the demo's namespace, Prometheus, one traffic simulator per gate, the operator,
-and a directory of logs.
+with `--chart` the Helm release and its namespace, and a directory of logs.
 
 `teardown` runs on success, failure and Ctrl-C, each step on its own so one failing step
 does not leave the rest running. `keep` writes what runs to a state file instead, so that
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.demo_chart import Release
 from lab.demo_cluster import LocalCluster, cache_root
 from lab.demo_kube import Kube
 from lab.stage import Operator, Simulator, TargetedPrometheus
@@ -44,6 +45,7 @@ class LiveStage:
     simulators: dict[str, Simulator]
     operator: Operator
     log_dir: Path
+    release: Release | None = None
 
 
 @dataclass
@@ -55,13 +57,15 @@ class DemoStage:
     prometheus: TargetedPrometheus | None = None
     simulators: dict[str, Simulator] = field(default_factory=dict)
     operator: Operator | None = None
+    release: Release | None = None
 
     def operator_alive(self) -> bool:
         return self.operator is not None and self.operator.alive()
 
     def teardown(self, say: Say, *, keep_logs: bool) -> None:
         """Namespace first (the operator, if alive, restores routes and drops its finalizers),
-        then the processes, then the cluster if this run started it."""
+        then the operator and its Helm release, the other processes, and the cluster if this
+        run started it."""
         if self.kube is not None and self.namespace is not None:
             _step(
                 say,
@@ -73,6 +77,9 @@ class DemoStage:
             )
         if self.operator is not None:
             _step(say, "stop the operator", self.operator.stop)
+        if self.release is not None and self.cluster is not None:
+            _step(say, f"uninstall the Helm release {self.release.name}", _uninstall,
+                  self.release, self.cluster, say)  # fmt: skip
         for name, simulator in self.simulators.items():
             _step(say, f"stop simulator {name}", simulator.stop)
         if self.prometheus is not None:
@@ -109,6 +116,11 @@ def keep(live: LiveStage) -> Path:
         "kubectl": live.cluster.kubectl_path,
         "clusterStartedHere": live.cluster.started_here,
         "processes": processes,
+        "release": (
+            {"name": live.release.name, "namespace": live.release.namespace}
+            if live.release is not None
+            else None
+        ),
         "directories": [
             str(live.log_dir),
             str(prometheus.running.log_path.parent),
@@ -162,11 +174,14 @@ def stop_kept(say: Say) -> int:
         kube.close()
     for process in state["processes"]:
         _step(say, f"stop {process['name']}", _terminate, process["pid"], process["marker"])
-    for directory in state["directories"]:
-        shutil.rmtree(directory, ignore_errors=True)
     cluster = LocalCluster(
         Path(state["kubeconfig"]), state["kubectl"], bool(state["clusterStartedHere"])
     )
+    if recorded := state.get("release"):
+        release = Release(recorded["name"], recorded["namespace"])
+        _step(say, f"uninstall the Helm release {release.name}", _uninstall, release, cluster, say)
+    for directory in state["directories"]:
+        shutil.rmtree(directory, ignore_errors=True)
     _step(say, "stop the local control plane", cluster.stop_if_started_here, say)
     with contextlib.suppress(OSError):
         kept_state_file().unlink()
@@ -181,6 +196,11 @@ def _step(
         action(*args, **kwargs)
     except Exception as error:  # one step failing must not leave the others running
         report(f"cleanup: could not {what}: {type(error).__name__}: {error}")
+
+
+def _uninstall(release: Release, cluster: LocalCluster, say: Say) -> None:
+    say(f"helm uninstall {release.name}; delete namespace {release.namespace}")
+    release.uninstall(cluster)
 
 
 def _ours(pid: int, marker: str) -> bool:
