@@ -48,6 +48,7 @@ from canarygate.core.explaining import explain
 from canarygate.core.matrix import matrix_as_markdown
 from canarygate.evaluating import ClientPool, evaluate_everywhere
 from canarygate.metrics import PrometheusConfig
+from canarygate.webhooks import WebhookCaller
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -150,8 +151,12 @@ async def _evaluate_all(
     at: datetime,
     weight: int | None,
 ) -> list[Decision]:
-    async with ClientPool() as pool:
-        return await evaluate_everywhere(gates, configs, pool, at, weight=weight)
+    caller = WebhookCaller()
+    try:
+        async with ClientPool() as pool:
+            return await evaluate_everywhere(gates, configs, pool, at, weight=weight, caller=caller)
+    finally:
+        await caller.aclose()
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
