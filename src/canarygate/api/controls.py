@@ -14,10 +14,12 @@ of vanishing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
-from canarygate.core.controls import CONTROL_ANNOTATIONS, Control, ControlKind
+from canarygate.core.controls import CONTROL_ANNOTATIONS, Control, ControlKind, ControlOutcome
+from canarygate.core.state import timestamp
 
 # What a value may hold, and how long each part may be: an annotation is small and its
 # text ends up in status, Events and notifications.
@@ -82,3 +84,32 @@ def controls_of(metadata: Mapping[str, Any]) -> tuple[Control, ...]:
         if isinstance(value, str):
             found.append(parse_control(kind, value))
     return tuple(found)
+
+
+# -- status.controls: the acknowledgements ------------------------------------------------
+
+
+def control_entry(outcome: ControlOutcome, now: datetime) -> dict[str, Any]:
+    control = outcome.control
+    return {
+        "type": str(control.kind),
+        "revision": control.target or None,
+        "by": control.by,
+        "reason": control.reason,
+        "requestedAt": control.at,
+        "acknowledgedAt": timestamp(now),
+        "applied": outcome.applies,
+        "message": outcome.message,
+    }
+
+
+def with_entries(
+    current: Sequence[Mapping[str, Any]] | None,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    drop: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """`status.controls` with `entries` replacing those of their type (and `drop` removed)."""
+    replaced = {str(e["type"]) for e in entries} | drop
+    kept = [dict(c) for c in current or () if str(c.get("type")) not in replaced]
+    return sorted([*kept, *(dict(e) for e in entries)], key=lambda c: str(c["type"]))

@@ -206,7 +206,6 @@ SIGNIFICANT_FIELDS: Final = (
     "intent",
     "reasonCodes",
     "freeze",
-    "enforcement",
 )
 
 

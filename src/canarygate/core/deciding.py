@@ -136,6 +136,11 @@ def decide(
         Reason(ReasonCode.MODE, f"mode {mode} ({why_mode}): {behaviour.summary}"),
         *((Reason(ReasonCode.HOTFIX, f"hotfix lane: {lane}"),) if lane else ()),
         *freeze.notes,
+        *(
+            (freeze.cooling,)
+            if freeze.cooling is not None and freeze.holding not in outcome.reasons
+            else ()
+        ),
         *check_reasons(gate.assessments),
         *_success_reasons(spec, state, success),
     )

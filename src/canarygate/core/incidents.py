@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from canarygate.core.controls import CONTROL_ANNOTATIONS, ControlKind, Controls
+from canarygate.core.controls import (
+    CONTROL_ANNOTATIONS,
+    Control,
+    ControlKind,
+    ControlOutcome,
+    Controls,
+)
 from canarygate.core.decisions import Reason, ReasonCode
 from canarygate.core.durations import Duration
 from canarygate.core.health import JourneyAssessment
@@ -43,6 +49,8 @@ class FreezeVerdict:
     holding: Reason | None
     notes: tuple[Reason, ...]  # what the episode is, when it lifted, and by whom
     cleared_by: str | None = None  # who cleared the episode with an annotation, if someone did
+    # The cooldown in words, for the reasons when another hold decides (a guardrail).
+    cooling: Reason | None = None
 
 
 def is_hotfix(factors: RiskFactors) -> bool:
@@ -110,12 +118,40 @@ def follow_freeze(
         return FreezeVerdict(None, None, (note,))
     if hotfix:
         return FreezeVerdict(cooling, None, (_cooling_note(cooling, until, cooldown),))
-    holding = Reason(
-        ReasonCode.FREEZE_COOLDOWN,
-        f"hold: frozen: {cooling.what()}; cooldown until {clock_time(until)} (health must stay "
-        f"out of red for {cooldown}, or clear it: {CLEAR_FREEZE_ANNOTATION}={cooling.key})",
+    said = (
+        f"frozen: {cooling.what()}; cooldown until {clock_time(until)} (health must stay "
+        f"out of red for {cooldown}, or clear it: {CLEAR_FREEZE_ANNOTATION}={cooling.key})"
     )
-    return FreezeVerdict(cooling, holding, ())
+    holding = Reason(ReasonCode.FREEZE_COOLDOWN, f"hold: {said}")
+    return FreezeVerdict(cooling, holding, (), cooling=Reason(ReasonCode.FREEZE, said))
+
+
+def judge_clearance(control: Control, memory: FreezeMemory | None) -> ControlOutcome:
+    """A clearance applies while the episode it names is in progress: the freeze then ends
+    at the first evaluation out of red, without waiting for its cooldown."""
+    said = control.said()
+    if control.problem is not None:
+        return ControlOutcome(control, False, f"{said} ignored: {control.problem}")
+    if memory is None:
+        return ControlOutcome(
+            control,
+            False,
+            f"{said} ignored: it names the red episode of {control.target}, and no freeze is "
+            "in progress",
+        )
+    if control.target != memory.key:
+        return ControlOutcome(
+            control,
+            False,
+            f"{said} ignored: it names the red episode of {control.target}, and the freeze in "
+            f"progress began at {memory.key}",
+        )
+    return ControlOutcome(
+        control,
+        True,
+        f"{said} of the freeze ({memory.what()}) acknowledged: steps resume at the first "
+        "evaluation out of red, without the cooldown",
+    )
 
 
 def _red_note(memory: FreezeMemory, cooldown: Duration) -> Reason:
