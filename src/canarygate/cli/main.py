@@ -27,6 +27,7 @@ from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.approving import add_approve_parser, run_approve
 from canarygate.cli.arguments import UsageError, parse_time, whole_number
 from canarygate.cli.checking import add_check_parser, run_check
+from canarygate.cli.controlling import add_control_parsers, run_control
 from canarygate.cli.explaining import explanation_text
 from canarygate.cli.operating import add_run_parser, run_operator
 from canarygate.cli.options import (
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(commands)
     add_check_parser(commands)
     add_approve_parser(commands)
+    add_control_parsers(commands)
     add_replay_parser(commands)
     add_rules_parser(commands)
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
@@ -206,6 +208,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return run_check(args)
         if args.command == "approve":
             return run_approve(args)
+        if getattr(args, "control", None) is not None:
+            return run_control(args)
         if args.command == "replay":
             return run_replay(args)
         if args.command == "rules":
