@@ -188,8 +188,13 @@ def _with_checks(outcome: _Outcome, gate: CheckGate, state: GateState) -> _Outco
     if not gate.hold:
         return outcome
     passes = 0 if gate.failed else state.consecutive_passes
-    earlier = outcome.reasons if outcome.action is Action.HOLD else ()
-    return _hold(*gate.hold, *earlier, passes=passes, weight=state.weight)
+    if outcome.action is not Action.HOLD:
+        return _hold(*gate.hold, passes=passes, weight=state.weight)
+    # The gate held anyway: a failing check leads, a check without an answer (silence, as
+    # often as not the same silence that held the gate) comes after the gate's own reasons.
+    failed = tuple(r for r in gate.hold if r.code is ReasonCode.CHECK_FAILED)
+    unanswered = tuple(r for r in gate.hold if r.code is not ReasonCode.CHECK_FAILED)
+    return _hold(*failed, *outcome.reasons, *unanswered, passes=passes, weight=state.weight)
 
 
 def _next_phase(phase: Phase, action: Action) -> Phase:

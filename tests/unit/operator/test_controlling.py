@@ -258,3 +258,36 @@ async def test_a_clearance_for_the_episode_in_progress_is_acknowledged() -> None
     assert status["weight"] == 50
     assert "freeze" not in status
     assert Action.ADVANCE.value == status["action"]
+
+
+async def test_a_restarted_operator_resumes_the_cooldown_exactly() -> None:
+    fake = cluster(policy={"freezeCooldown": "3m"})
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+
+    def red(record: Any) -> Any:
+        return observations(record, canary_error_ratio=0.001, error_ratio=0.05)
+
+    await harness.process(red)
+    await harness.process()  # out of red: the cooldown starts now
+    before = fake.status(NS, "checkout")["freeze"]
+    assert before["clearSince"] is not None
+    harness.restart()  # nothing in memory: the next process reads it all from status
+    await harness.process()
+    after = fake.status(NS, "checkout")
+    assert after["freeze"] == before
+    assert after["weight"] == 10
+    await harness.process()  # 2 minutes into the cooldown of 3: still frozen
+    assert fake.status(NS, "checkout")["weight"] == 10
+    await harness.process()  # 3 minutes after the cooldown began: it ends
+    assert fake.status(NS, "checkout")["weight"] == 50
+
+
+async def test_a_status_from_before_enforcement_existed_keeps_its_rollout() -> None:
+    fake = cluster()
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("weight") == 10)
+    fake.gates[(NS, "checkout")]["status"].pop("enforcement")  # as an older operator wrote it
+    assert not harness.record().needs_start
+    await harness.process()
+    assert fake.status(NS, "checkout")["weight"] == 50
