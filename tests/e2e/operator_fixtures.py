@@ -631,53 +631,96 @@ def _covers(served: Any, mine: Any) -> bool:
 
 class CrdGuard:
     """Keeps this checkout's fields served while its tests run. Sessions from other
-    checkouts sharing the local control plane apply their own CRD at their start; when one
-    lacks fields of ours, this applies the union of both schemas (theirs stay too), checking
-    every `period` seconds."""
+    checkouts sharing the local control plane apply their own CRD; when one lacks fields of
+    ours, this applies the union of both schemas (theirs stay too). It watches the CRD, so it
+    answers within about a second of such an apply (and checks every `period` seconds too)."""
 
-    def __init__(self, cluster: Cluster, period: float = 2.0) -> None:
+    def __init__(self, cluster: Cluster, period: float = 5.0) -> None:
         self.cluster = cluster
         self.period = period
         self.reapplied = 0
         self._mine = yaml.safe_load(CRD.read_text())
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="crd guard", daemon=True)
+        self._lock = threading.Lock()
+        self._watch: subprocess.Popen[str] | None = None
+        self._threads = [
+            threading.Thread(target=self._poll, name="crd guard poll", daemon=True),
+            threading.Thread(target=self._follow, name="crd guard watch", daemon=True),
+        ]
 
-    def _schema(self, crd: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _schema(crd: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
         return found
 
-    def check(self) -> bool:
-        """Re-apply when our fields are missing; True if it did."""
-        served = json.loads(
-            self.cluster.kubectl("get", "crd/canarygates.canarygate.io", "--output=json")
-        )
-        if _covers(self._schema(served), self._schema(self._mine)):
-            return False
-        union = copy.deepcopy(self._mine)
-        union["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = _merged(
-            self._schema(served), self._schema(self._mine)
-        )
-        self.cluster.kubectl(
-            "apply", "--server-side", "--force-conflicts", "--filename=-",
-            stdin=yaml.safe_dump(union),
-        )  # fmt: skip
-        self.reapplied += 1
-        return True
+    def check(self, served: dict[str, Any] | None = None) -> bool:
+        """Re-apply when our fields are missing from `served` (read now when not given);
+        True if it did."""
+        with self._lock:
+            if served is None:
+                served = json.loads(
+                    self.cluster.kubectl("get", "crd/canarygates.canarygate.io", "--output=json")
+                )
+            if _covers(self._schema(served), self._schema(self._mine)):
+                return False
+            union = copy.deepcopy(self._mine)
+            union["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = _merged(
+                self._schema(served), self._schema(self._mine)
+            )
+            self.cluster.kubectl(
+                "apply", "--server-side", "--force-conflicts", "--filename=-",
+                stdin=yaml.safe_dump(union),
+            )  # fmt: skip
+            self.reapplied += 1
+            return True
 
-    def _run(self) -> None:
+    def _poll(self) -> None:
         while not self._stop.wait(self.period):
             with contextlib.suppress(Exception, pytest.fail.Exception):
                 self.check()
 
+    def _follow(self) -> None:
+        """Every version of the CRD as the API server streams it."""
+        self._watch = subprocess.Popen(
+            [
+                self.cluster.kubectl_path, f"--kubeconfig={self.cluster.kubeconfig}", "get",
+                "crd/canarygates.canarygate.io", "--watch", "--output-watch-events",
+                "--output=json",
+            ],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert self._watch.stdout is not None
+        pending = ""
+        for line in self._watch.stdout:
+            if self._stop.is_set():
+                return
+            pending += line
+            try:
+                event = json.loads(pending)
+            except json.JSONDecodeError:
+                continue
+            pending = ""
+            served = event.get("object") or {}
+            if served.get("spec"):
+                with contextlib.suppress(Exception, pytest.fail.Exception):
+                    self.check(served)
+
     def __enter__(self) -> CrdGuard:
         self.check()
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._watch is not None and self._watch.poll() is None:
+            self._watch.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watch.wait(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._watch is not None and self._watch.stdout is not None:
+            self._watch.stdout.close()
 
 
 @pytest.fixture(scope="module")
