@@ -32,6 +32,7 @@ from canarygate.core.controls import (
 from canarygate.core.decisions import Reason, ReasonCode
 from canarygate.core.durations import Duration
 from canarygate.core.health import JourneyAssessment
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
 from canarygate.core.specs import RiskFactors
 from canarygate.core.state import FreezeMemory, clock_time
 from canarygate.core.vocabulary import Health, Mode
@@ -57,9 +58,16 @@ def is_hotfix(factors: RiskFactors) -> bool:
     return factors.change_type == HOTFIX
 
 
+# Modes a hotfix is lifted out of: those that would hold it for customer health alone.
+_HOLDING_RULES = frozenset({AdvanceRule.NEVER, AdvanceRule.IF_NEUTRAL_AND_REVERSIBLE})
+
+
 def hotfix_mode(factors: RiskFactors, health: Health, mode: Mode) -> tuple[Mode, str | None]:
-    """The mode a gate takes, and why when the hotfix lane changed it."""
-    if is_hotfix(factors) and health in HOTFIX_HEALTH:
+    """The mode a gate takes, and why when the hotfix lane changed it: a hotfix that red or
+    yellow health would hold (freeze, delay, neutral-only, or a mode a matrix override chose)
+    proceeds guarded; one the matrix already lets advance keeps its mode."""
+    holds = MODE_BEHAVIOURS[mode].advance in _HOLDING_RULES
+    if is_hotfix(factors) and health in HOTFIX_HEALTH and holds:
         incident = f" for incident {factors.incident}" if factors.incident else ""
         return Mode.GUARDED, f"hotfix{incident}: {health} health does not {mode} it"
     return mode, None

@@ -17,6 +17,7 @@ from canarygate.core import (
     MatrixPolicy,
     MissingKind,
     Mode,
+    Risk,
     RiskFactors,
     RiskLevel,
     RiskSpec,
@@ -191,3 +192,22 @@ def test_the_matrix_mode_line_names_the_cooldown() -> None:
     )
     mode = next(r for r in decision.reasons if r.code is ReasonCode.MODE)
     assert mode.message.startswith("mode freeze (green x low, in the cooldown of a red episode)")
+
+
+YELLOW = {"1d": 0.003, "2h": 0.003}
+
+
+def test_a_hotfix_under_yellow_is_lifted_only_out_of_a_mode_that_would_hold_it() -> None:
+    spec = spec_for(hotfix=True)
+    observations = journey_observations(spec, "checkout", YELLOW)
+    held = decide(spec, GateState(weight=10), observations, T0)
+    assert (held.health, held.mode) == (Health.YELLOW, Mode.GUARDED)  # not neutral-only
+    proceeding = replace(
+        spec,
+        policy=MatrixPolicy(
+            cells={(Health.YELLOW, Risk.LOW): Mode.PROCEED}, freeze_cooldown=COOLDOWN
+        ),
+    )
+    kept = decide(proceeding, GateState(weight=10), observations, T0)
+    assert (kept.mode, kept.action) == (Mode.PROCEED, Action.ADVANCE)
+    assert not any(r.code is ReasonCode.HOTFIX for r in kept.reasons)
