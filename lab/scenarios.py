@@ -71,6 +71,26 @@ def error_guardrail(
     }
 
 
+def probe_check(
+    scenario: str, *, name: str = "journey-probe", when: str = "beforeEachStep", **more: Any
+) -> dict[str, Any]:
+    """A check on the simulator's blackbox probe of the canary (probe_success 1 passes)."""
+    selector = _selector(scenario, target="canary")
+    return {
+        "name": name,
+        "when": when,
+        "prometheus": {"query": f"min(probe_success{{{selector}}})", "min": 1},
+        **more,
+    }
+
+
+def webhook_check(
+    url: str, *, name: str = "release-desk", when: str = "beforeEachStep", **more: Any
+) -> dict[str, Any]:
+    """A check that POSTs to `url` before the step (or as `when` says); 2xx passes."""
+    return {"name": name, "when": when, "webhook": {"url": url, "timeout": "2s"}, **more}
+
+
 def short_health(threshold: float = 5.0) -> dict[str, Any]:
     """Red when the burn rate reaches `threshold` over both 2m and 1m; no yellow burn rules
     and budget bounds that never decide. A fresh Prometheus's long windows cover the whole life
@@ -137,11 +157,14 @@ def gate(
     revision: str | None = "v1",
     policy: Mapping[str, Any] | None = None,
     approval: Mapping[str, Any] | None = None,
+    checks: Sequence[Mapping[str, Any]] | None = None,
+    factors: Mapping[str, Any] | None = None,
+    enforcement: str | None = None,
 ) -> dict[str, Any]:
     """A CanaryGate over one scenario's simulator. Without `journeys`, one checkout journey;
     without `guardrails`, the relative error-rate guardrail; `health` defaults to
     short_health() (pass {} for the product's default policy); `approval` is
-    spec.canary.approval."""
+    spec.canary.approval, `checks` spec.canary.checks, `factors` spec.risk.factors."""
     canary: dict[str, Any] = {
         "traffic": dict(traffic),
         "steps": list(steps),
@@ -154,8 +177,10 @@ def gate(
         canary["revision"] = revision
     if approval is not None:
         canary["approval"] = dict(approval)
+    if checks is not None:
+        canary["checks"] = [dict(c) for c in checks]
     spec: dict[str, Any] = {
-        "risk": {"level": risk},
+        "risk": {"level": risk, **({"factors": dict(factors)} if factors else {})},
         "journeys": [dict(j) for j in journeys or [journey(scenario)]],
         "canary": canary,
     }
@@ -166,6 +191,8 @@ def gate(
         spec["prometheus"] = {"address": prometheus, "timeout": "2s"}
     if policy is not None:
         spec["policy"] = dict(policy)
+    if enforcement is not None:
+        spec["enforcement"] = enforcement
     return {
         "apiVersion": GATE_API_VERSION,
         "kind": "CanaryGate",

@@ -16,12 +16,15 @@ class Faults:
     """`error_ratio` of canary requests fail with HTTP 500; each canary request takes
     `added_latency` seconds more. `fleet_error_ratio` of every request, stable and canary,
     fails (an incident not caused by the canary). `journeys` limits all three to those
-    journeys (empty: all)."""
+    journeys (empty: all). `probe_fails`: the synthetic blackbox probe of the canary
+    (`probe_success{target="canary"}`) reports failure, as a probe of the customer journey
+    against a broken canary would."""
 
     error_ratio: float = 0.0
     added_latency: float = 0.0
     journeys: frozenset[str] = field(default_factory=frozenset)
     fleet_error_ratio: float = 0.0
+    probe_fails: bool = False
 
     def applies_to(self, journey: str) -> bool:
         return not self.journeys or journey in self.journeys
@@ -32,13 +35,15 @@ class Faults:
             "addedLatencySeconds": self.added_latency,
             "journeys": sorted(self.journeys),
             "fleetErrorRatio": self.fleet_error_ratio,
+            "probeFails": self.probe_fails,
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Faults:
         """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"]};
         every key is optional and an empty body clears all faults."""
-        unknown = set(body) - {"errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio"}
+        known = {"errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio", "probeFails"}
+        unknown = set(body) - known
         if unknown:
             raise InvalidFaults(f"unknown fault keys: {sorted(unknown)}")
         error_ratio = _number(body, "errorRatio")
@@ -52,7 +57,10 @@ class Faults:
         journeys = body.get("journeys", [])
         if not isinstance(journeys, list) or not all(isinstance(j, str) for j in journeys):
             raise InvalidFaults("journeys must be a list of journey names")
-        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio)
+        probe_fails = body.get("probeFails", False)
+        if not isinstance(probe_fails, bool):
+            raise InvalidFaults(f"probeFails must be true or false, got {probe_fails!r}")
+        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio, probe_fails)
 
 
 def _number(body: Mapping[str, Any], key: str) -> float:

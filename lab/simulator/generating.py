@@ -196,6 +196,12 @@ class Simulator:
         for name, help_text, value in gauges:
             yield f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"
             yield f"{name}{{{provider}}} {float(value)!r}\n"
+        # A blackbox exporter probing the customer journey on each version (its own metric
+        # name, as blackbox_exporter's): the canary's fails while the probeFails fault is on.
+        yield "# HELP probe_success Synthetic journey probe result, by target version.\n"
+        yield "# TYPE probe_success gauge\n"
+        for target, failing in (("stable", False), ("canary", self._faults.probe_fails)):
+            yield f'probe_success{{target="{target}"}} {0.0 if failing else 1.0!r}\n'
         yield "# HELP canarygate_simulator_seconds_total Seconds of traffic generated.\n"
         yield "# TYPE canarygate_simulator_seconds_total counter\n"
         yield f"canarygate_simulator_seconds_total {self._seconds:.3f}\n"

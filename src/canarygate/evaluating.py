@@ -3,29 +3,36 @@
 This is the imperative shell around `core.decide`, shared by the CLI, the operator and the
 benchmark. It never raises for a Prometheus problem: silence becomes missing observations.
 It also owns what every caller needs the same way: where a gate's Prometheus is (the
-precedence of flags, spec and defaults), and one client per distinct Prometheus.
+precedence of flags, spec and defaults), one client per distinct Prometheus, and the second
+look a decision may need: when `decide` names webhook checks it still needs answers from
+(`checks_wanted`), `decide_checked` calls them and decides again with their answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 
+from canarygate.api.controls import controls_of
 from canarygate.api.converting import to_gate_spec, to_gate_state
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.core import defaults
+from canarygate.core.checks import CheckResult
+from canarygate.core.controls import NO_CONTROLS, ControlKind, Controls, applying, judge_controls
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration, parse_duration
 from canarygate.core.errors import CanarygateError
+from canarygate.core.observations import Observations
 from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.metrics.batching import QueryBatch
 from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
+from canarygate.webhooks import CheckCall, WebhookCaller
 
 
 class MissingAddress(CanarygateError):
@@ -123,12 +130,80 @@ class ClientPool:
 
 @dataclass(frozen=True)
 class TickReport:
-    """What one tick cost: queries the gates asked for and distinct queries actually sent."""
+    """What one tick cost: queries the gates asked for and distinct queries actually sent.
+    `observations` (in the order of `decisions`) are what each gate was decided from, for a
+    second look with its webhook checks' answers (`decide_checked`)."""
 
     decisions: tuple[Decision, ...]
     requested: int
     distinct: int
     http_requests: int
+    observations: tuple[Observations, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class GateName:
+    """Who a webhook check is asked about."""
+
+    namespace: str
+    name: str
+    revision: str | None
+
+
+def gate_controls(gate: CanaryGate) -> Controls:
+    """The controls a manifest's annotations give (a pause for its revision, clearances),
+    judged against its status, as the operator judges them."""
+    extra = gate.metadata.model_extra or {}
+    given = controls_of({"annotations": extra.get("annotations") or {}})
+    phase = to_gate_state(gate.status).phase
+    outcomes = judge_controls(given, gate.spec.canary.revision, phase)
+    return Controls(
+        pause=applying(outcomes, ControlKind.PAUSE),
+        clearances=tuple(c for c in given if c.kind is ControlKind.CLEAR_FREEZE),
+    )
+
+
+async def call_checks(
+    spec: GateSpec, decision: Decision, caller: WebhookCaller, gate: GateName
+) -> dict[str, CheckResult]:
+    """Call every webhook check `decision` still needs, at once, about `checks_step`."""
+    wanted = [
+        c for c in spec.canary.checks if c.name in decision.checks_wanted and c.webhook is not None
+    ]
+    step = decision.checks_step if decision.checks_step is not None else decision.weight_current
+    answers = await asyncio.gather(
+        *(
+            caller.call(
+                c.webhook.url,
+                CheckCall(
+                    c.name, gate.namespace, gate.name, gate.revision, step,
+                    decision.weight_current,
+                ),
+                c.webhook.timeout.seconds,
+            )
+            for c in wanted
+            if c.webhook is not None
+        )
+    )  # fmt: skip
+    return {c.name: answer for c, answer in zip(wanted, answers, strict=True)}
+
+
+async def decide_checked(
+    spec: GateSpec,
+    state: GateState,
+    observations: Observations,
+    decision: Decision,
+    caller: WebhookCaller,
+    gate: GateName,
+    *,
+    controls: Controls = NO_CONTROLS,
+) -> Decision:
+    """`decision`, or when it names webhook checks it still needs, the decision made again
+    with their answers (the same observations and instant: only the answers are new)."""
+    if not decision.checks_wanted:
+        return decision
+    answers = await call_checks(spec, decision, caller, gate)
+    return decide(spec, state, observations, decision.at, controls=controls, checks=answers)
 
 
 async def evaluate_gates(
@@ -137,12 +212,34 @@ async def evaluate_gates(
     at: datetime,
     *,
     weight: int | None = None,
+    caller: WebhookCaller | None = None,
 ) -> TickReport:
-    """Evaluate every gate at the same instant against one Prometheus, sharing identical queries."""
-    return await evaluate_specs(
-        [(to_gate_spec(gate), to_gate_state(gate.status, weight=weight)) for gate in gates],
-        client,
-        at,
+    """Evaluate every gate at the same instant against one Prometheus, sharing identical
+    queries; with `caller`, the webhook checks a decision needs are called and that gate
+    decided again (without one, such a decision holds: its checks are pending)."""
+    specs = [(to_gate_spec(gate), to_gate_state(gate.status, weight=weight)) for gate in gates]
+    controls = [gate_controls(gate) for gate in gates]
+    report = await evaluate_specs(specs, client, at, controls=controls)
+    if caller is None:
+        return report
+    decisions = await asyncio.gather(
+        *(
+            decide_checked(
+                spec, state, observed, decision, caller,
+                GateName(gate.namespace, gate.name, gate.spec.canary.revision),
+                controls=control,
+            )
+            for gate, (spec, state), observed, decision, control in zip(
+                gates, specs, report.observations, report.decisions, controls, strict=True
+            )
+        )
+    )  # fmt: skip
+    return TickReport(
+        tuple(decisions),
+        report.requested,
+        report.distinct,
+        report.http_requests,
+        report.observations,
     )
 
 
@@ -152,23 +249,27 @@ async def evaluate_specs(
     at: datetime,
     *,
     planned: Sequence[tuple[PlannedQuery, ...]] | None = None,
+    controls: Sequence[Controls] | None = None,
 ) -> TickReport:
     """The same, for gates already converted to core types (the operator keeps those), and
     with their queries already planned when the caller keeps those too (`planned`, in the
-    order of `gates`): a gate's queries change only with its spec."""
+    order of `gates`): a gate's queries change only with its spec. `controls` are each
+    gate's (in the same order; none by default)."""
     batch = QueryBatch(client, at)
     requests_before = client.stats.requests
     plans = planned if planned is not None else [plan_queries(spec) for spec, _ in gates]
     observed = await asyncio.gather(*(batch.observe(plan) for plan in plans))
+    given: Sequence[Controls] = controls if controls is not None else [NO_CONTROLS] * len(gates)
     decisions = tuple(
-        decide(spec, state, observations, at)
-        for (spec, state), observations in zip(gates, observed, strict=True)
+        decide(spec, state, observations, at, controls=control)
+        for (spec, state), observations, control in zip(gates, observed, given, strict=True)
     )
     return TickReport(
         decisions=decisions,
         requested=batch.requested,
         distinct=batch.distinct,
         http_requests=client.stats.requests - requests_before,
+        observations=tuple(observed),
     )
 
 
@@ -179,6 +280,7 @@ async def evaluate_everywhere(
     at: datetime,
     *,
     weight: int | None = None,
+    caller: WebhookCaller | None = None,
 ) -> list[Decision]:
     """Evaluate gates that may live on different Prometheus servers: one batch per server,
     all servers at once, so a slow one never delays the others. Decisions keep input order."""
@@ -187,7 +289,13 @@ async def evaluate_everywhere(
         groups.setdefault(config, []).append(index)
     reports = await asyncio.gather(
         *(
-            evaluate_gates([gates[i] for i in indexes], pool.client_for(config), at, weight=weight)
+            evaluate_gates(
+                [gates[i] for i in indexes],
+                pool.client_for(config),
+                at,
+                weight=weight,
+                caller=caller,
+            )
             for config, indexes in groups.items()
         )
     )

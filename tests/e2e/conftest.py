@@ -32,6 +32,7 @@ from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
 from tests.e2e.operator_fixtures import (  # noqa: F401 (fixtures, found by name)
     LOG_SOURCES,
     canarygate_crd,
+    own_crd,
     scenario,
     stage,
     stage_prometheus,

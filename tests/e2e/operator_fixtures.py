@@ -20,6 +20,7 @@ to the report (see `LOG_SOURCES` and the hook in conftest.py).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 import signal
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from lightkube import ApiError, codecs
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
@@ -556,8 +558,10 @@ def history_steps(status: Mapping[str, Any]) -> list[tuple[str, int, int]]:
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def canarygate_crd(cluster: Cluster) -> None:
+def apply_crd(cluster: Cluster) -> None:
+    """This checkout's CRD, established and served. The local control plane is shared: a
+    session started from another checkout may apply its own CRD, whose schema prunes fields
+    this one's tests write; modules whose fields are recent apply it again before each test."""
     cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
     cluster.kubectl(
         "wait", "--for=condition=Established", "--timeout=60s", "crd/canarygates.canarygate.io"
@@ -570,6 +574,160 @@ def canarygate_crd(cluster: Cluster) -> None:
         timeout=30,
         interval=0.2,
     )
+
+
+@pytest.fixture(scope="session")
+def canarygate_crd(cluster: Cluster) -> None:
+    apply_crd(cluster)
+
+
+def _merged(theirs: Any, mine: Any) -> Any:
+    """A schema accepting what both accept: properties and enums of both, the CEL rules of
+    both, only the fields both require; mine wins elsewhere."""
+    if not isinstance(theirs, dict) or not isinstance(mine, dict):
+        return mine
+    merged = {**theirs, **mine}
+    if "properties" in theirs or "properties" in mine:
+        properties = dict(theirs.get("properties") or {})
+        for name, node in (mine.get("properties") or {}).items():
+            properties[name] = _merged(properties[name], node) if name in properties else node
+        merged["properties"] = properties
+    for key in ("items", "additionalProperties"):
+        if isinstance(theirs.get(key), dict) and isinstance(mine.get(key), dict):
+            merged[key] = _merged(theirs[key], mine[key])
+    if "enum" in theirs and "enum" in mine:
+        merged["enum"] = [*theirs["enum"], *(v for v in mine["enum"] if v not in theirs["enum"])]
+    rules = list(theirs.get("x-kubernetes-validations") or [])
+    rules += [r for r in mine.get("x-kubernetes-validations") or [] if r not in rules]
+    if rules:
+        merged["x-kubernetes-validations"] = rules
+    if "required" in theirs or "required" in mine:
+        both = [r for r in mine.get("required") or [] if r in (theirs.get("required") or [])]
+        merged["required"] = both
+        if not both:
+            merged.pop("required")
+    return merged
+
+
+def _covers(served: Any, mine: Any) -> bool:
+    """Whether the served schema has every property and enum value of mine."""
+    if not isinstance(mine, dict):
+        return True
+    if not isinstance(served, dict):
+        return False
+    if not set(mine.get("enum") or ()) <= set(served.get("enum") or mine.get("enum") or ()):
+        return False
+    for name, node in (mine.get("properties") or {}).items():
+        if name not in (served.get("properties") or {}):
+            return False
+        if not _covers(served["properties"][name], node):
+            return False
+    return all(
+        _covers(served.get(key), mine[key])
+        for key in ("items", "additionalProperties")
+        if isinstance(mine.get(key), dict)
+    )
+
+
+class CrdGuard:
+    """Keeps this checkout's fields served while its tests run. Sessions from other
+    checkouts sharing the local control plane apply their own CRD; when one lacks fields of
+    ours, this applies the union of both schemas (theirs stay too). It watches the CRD, so it
+    answers within about a second of such an apply (and checks every `period` seconds too)."""
+
+    def __init__(self, cluster: Cluster, period: float = 5.0) -> None:
+        self.cluster = cluster
+        self.period = period
+        self.reapplied = 0
+        self._mine = yaml.safe_load(CRD.read_text())
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._watch: subprocess.Popen[str] | None = None
+        self._threads = [
+            threading.Thread(target=self._poll, name="crd guard poll", daemon=True),
+            threading.Thread(target=self._follow, name="crd guard watch", daemon=True),
+        ]
+
+    @staticmethod
+    def _schema(crd: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        return found
+
+    def check(self, served: dict[str, Any] | None = None) -> bool:
+        """Re-apply when our fields are missing from `served` (read now when not given);
+        True if it did."""
+        with self._lock:
+            if served is None:
+                served = json.loads(
+                    self.cluster.kubectl("get", "crd/canarygates.canarygate.io", "--output=json")
+                )
+            if _covers(self._schema(served), self._schema(self._mine)):
+                return False
+            union = copy.deepcopy(self._mine)
+            union["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = _merged(
+                self._schema(served), self._schema(self._mine)
+            )
+            self.cluster.kubectl(
+                "apply", "--server-side", "--force-conflicts", "--filename=-",
+                stdin=yaml.safe_dump(union),
+            )  # fmt: skip
+            self.reapplied += 1
+            return True
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.period):
+            with contextlib.suppress(Exception, pytest.fail.Exception):
+                self.check()
+
+    def _follow(self) -> None:
+        """Every version of the CRD as the API server streams it."""
+        self._watch = subprocess.Popen(
+            [
+                self.cluster.kubectl_path, f"--kubeconfig={self.cluster.kubeconfig}", "get",
+                "crd/canarygates.canarygate.io", "--watch", "--output-watch-events",
+                "--output=json",
+            ],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert self._watch.stdout is not None
+        pending = ""
+        for line in self._watch.stdout:
+            if self._stop.is_set():
+                return
+            pending += line
+            try:
+                event = json.loads(pending)
+            except json.JSONDecodeError:
+                continue
+            pending = ""
+            served = event.get("object") or {}
+            if served.get("spec"):
+                with contextlib.suppress(Exception, pytest.fail.Exception):
+                    self.check(served)
+
+    def __enter__(self) -> CrdGuard:
+        self.check()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._watch is not None and self._watch.poll() is None:
+            self._watch.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watch.wait(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._watch is not None and self._watch.stdout is not None:
+            self._watch.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def own_crd(cluster: Cluster, canarygate_crd: None) -> Iterator[CrdGuard]:
+    """This checkout's fields served for the whole module (see CrdGuard)."""
+    with CrdGuard(cluster) as guard:
+        yield guard
 
 
 @pytest.fixture(scope="session")

@@ -125,6 +125,7 @@ def test_every_optional_part_passes_a_server_side_dry_run(
         "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus"}},
         "extraEnv": [{"name": "TZ", "value": "UTC"}],
         "nodeSelector": {"kubernetes.io/os": "linux"},
+        "admissionPolicy": {"enabled": True, "groups": ["release-managers"]},
     }
     try:
         manifest = render_text(values, release="dry", namespace=release_namespace)
@@ -137,6 +138,8 @@ def test_every_optional_part_passes_a_server_side_dry_run(
         assert objects.count("Role/dry-canarygate") == 2
         assert objects.count("Role/dry-canarygate-notifications") == 2
         assert "Role/dry-canarygate-leader-election" in objects
+        assert "ValidatingAdmissionPolicy/dry-canarygate-exposure" in objects
+        assert "ValidatingAdmissionPolicyBinding/dry-canarygate-exposure" in objects
         assert not [o for o in objects if o.startswith("Cluster")]
     finally:
         for namespace in namespaces:

@@ -33,11 +33,8 @@ SERVER_CHECKED_TEXTS = [case for case in TEXT_CASES if case.server is not None]
 
 
 @pytest.fixture(scope="module")
-def crd(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/canarygates.canarygate.io"
-    )
+def crd(cluster: Cluster, own_crd: None) -> None:
+    """This checkout's CRD, kept served while the module runs (operator_fixtures.CrdGuard)."""
 
 
 def refusal_of_text(cluster: Cluster, text: str) -> str:

@@ -22,7 +22,7 @@ from lab import scenarios as sc
 from lab.stage import Simulator
 from tests.e2e.operator_fixtures import Scenario, history_steps, managed_weights, sequence_of
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240), pytest.mark.usefixtures("own_crd")]
 
 ROUTE, STABLE, CANARY = "web", "web-stable", "web-canary"
 # 10 % of every request fails: twice the red threshold (5 % errors at objective 99), so the
@@ -72,7 +72,11 @@ def test_a_fleet_wide_incident_freezes_without_rollback_and_the_gate_resumes(
         lambda _: simulator.set_faults(fleetErrorRatio=FLEET_ERROR_RATIO),
     )
     guardrail = sc.error_guardrail(scenario.label, window="5s", max_increase=0.03)
-    create_gate(scenario, steps=[20, 40, 60, 80], interval="5s", guardrails=[guardrail])
+    # A short freeze cooldown: the hysteresis after red is test_operator_incidents' subject.
+    create_gate(
+        scenario, steps=[20, 40, 60, 80], interval="5s", guardrails=[guardrail],
+        policy={"freezeCooldown": "2s"},
+    )  # fmt: skip
     assert incident.wait(60), "the canary never took its first step"
 
     frozen = scenario.wait_gate(
@@ -118,12 +122,17 @@ def test_a_fleet_wide_incident_freezes_without_rollback_and_the_gate_resumes(
     assert "rollback" not in [action for action, _, _ in steps]
     after_freeze = steps[[s[2] for s in steps].index(held) + 1]
     assert after_freeze[:2] == ("advance" if held < 80 else "promote", held)
-    # The story in Events: frozen, then moving again (an Unfrozen Event is posted only when
-    # the first evaluation after the freeze holds; here it may advance at once).
-    reasons = scenario.event_reasons("web")
-    after = reasons[reasons.index("Frozen") + 1 :]
+    # The story in Events: frozen, the freeze's cooldown once health left red (a hold that
+    # says until when), then moving again (an Unfrozen Event is posted only when the first
+    # evaluation after the freeze holds; here it may advance at once).
+    events = scenario.events("web")
+    reasons = [str(e["reason"]) for e in events]
+    after = [
+        e for e in events[reasons.index("Frozen") + 1 :]
+        if not str(e.get("message", "")).startswith("hold: frozen: ")
+    ]  # fmt: skip
     assert after, reasons
-    assert after[0] in ("Unfrozen", "Advanced", "Promoted"), reasons
+    assert after[0]["reason"] in ("Unfrozen", "Advanced", "Promoted"), reasons
     assert "RolledBack" not in reasons
 
 

@@ -63,7 +63,9 @@ spec:
     )
     table = cluster.kubectl("get", "canarygates", f"--namespace={namespace}")
     header = table.splitlines()[0].split()
-    assert header == ["NAME", "HEALTH", "RISK", "ACTION", "WEIGHT", "PHASE", "WAITING", "AGE"]
+    assert header == [
+        "NAME", "HEALTH", "RISK", "ACTION", "WEIGHT", "PHASE", "WAITING", "ENFORCEMENT", "AGE",
+    ]  # fmt: skip
     assert table.splitlines()[1].split()[0] == "smoke"
 
 

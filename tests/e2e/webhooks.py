@@ -1,11 +1,13 @@
-"""Webhook receivers on loopback for the notification scenarios: a small HTTP server in a
-thread that records every POST (path, headers, JSON body) and answers with a fixed status.
+"""Webhook receivers on loopback for the notification and check scenarios: a small HTTP
+server in a thread that records every POST (path, headers, JSON body) and answers with a
+status (and optionally a message, after a delay) a test may change at any time.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,9 +23,11 @@ class Delivery:
 class Webhook:
     """Answers every POST with `status` (200: accepted; 500: a receiver that is down)."""
 
-    def __init__(self, name: str, *, status: int = 200) -> None:
+    def __init__(self, name: str, *, status: int = 200, message: str | None = None) -> None:
         self.name = name
         self.status = status
+        self.message = message  # the answer's body (default: ok or down)
+        self.delay = 0.0  # seconds before answering
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()
         webhook = self
@@ -39,7 +43,10 @@ class Webhook:
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 with webhook._lock:
                     webhook._deliveries.append(Delivery(self.path, headers, body))
-                answer = b"ok" if webhook.status < 300 else b"down"
+                if webhook.delay:
+                    time.sleep(webhook.delay)
+                default = "ok" if webhook.status < 300 else "down"
+                answer = (webhook.message or default).encode()
                 self.send_response(webhook.status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(answer)))

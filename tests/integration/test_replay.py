@@ -71,7 +71,9 @@ def test_a_week_held_at_25_percent_gives_the_known_timeline(
         ("2026-01-12T12:05:00Z", "2026-01-12T12:20:00Z", "unknown", "hold", "Hold"),
         ("2026-01-12T12:21:00Z", "2026-01-13T12:08:00Z", "green", "guarded", PASSING),
         ("2026-01-13T12:09:00Z", "2026-01-13T13:28:00Z", "red", "freeze", "Hold"),
-        ("2026-01-13T13:29:00Z", "2026-01-13T18:57:00Z", "yellow", "delay", "Hold"),
+        # Out of red, the freeze cools down for 10 minutes (spec.policy.freezeCooldown).
+        ("2026-01-13T13:29:00Z", "2026-01-13T13:38:00Z", "yellow", "freeze", "FreezeCooldown"),
+        ("2026-01-13T13:39:00Z", "2026-01-13T18:57:00Z", "yellow", "delay", "Hold"),
         ("2026-01-13T18:58:00Z", "2026-01-13T19:06:00Z", "green", "guarded", PASSING),
         ("2026-01-13T19:07:00Z", "2026-01-13T19:07:00Z", "green", "guarded", "GuardrailFailed"),
         ("2026-01-13T19:08:00Z", "2026-01-15T12:00:00Z", "green", "guarded", PASSING),
@@ -125,8 +127,15 @@ def test_the_incident_freezes_and_then_delays(held_week: tuple[dict[str, Any], s
     assert incident["reasons"][0] == "hold: customer health is red; traffic is frozen"
     assert any("journey storefront is red: burn rate" in r for r in incident["reasons"])
     assert document["summary"]["frozen"] == [
-        {"from": "2026-01-13T12:09:00Z", "to": "2026-01-13T13:28:00Z", "seconds": 4_800.0}
+        {"from": "2026-01-13T12:09:00Z", "to": "2026-01-13T13:38:00Z", "seconds": 5_400.0}
     ]
+    cooling = entry_at(document, "2026-01-13T13:30:00Z")
+    assert (cooling["health"], cooling["mode"], cooling["action"]) == ("yellow", "freeze", "hold")
+    assert cooling["reasons"][0] == (
+        "hold: frozen: storefront red since 12:09:00 UTC; cooldown until 13:39:00 UTC (health "
+        "must stay out of red for 10m, or clear it: "
+        "canarygate.io/clear-freeze=2026-01-13T12:09:00Z)"
+    )
     after = entry_at(document, "2026-01-13T15:00:00Z")
     assert (after["health"], after["mode"], after["action"]) == ("yellow", "delay", "hold")
 
@@ -167,7 +176,8 @@ def test_a_rollout_during_the_incident_waits_then_ramps_past_a_blip(
     ]  # fmt: skip
     assert timeline == [
         ("12:15", "hold", 0, 0, "red", "freeze"),
-        ("13:29", "hold", 0, 0, "yellow", "delay"),
+        ("13:29", "hold", 0, 0, "yellow", "freeze"),  # the freeze's 10-minute cooldown
+        ("13:39", "hold", 0, 0, "yellow", "delay"),
         ("18:58", "hold", 0, 0, "green", "guarded"),
         ("18:59", "advance", 0, 5, "green", "guarded"),
         ("19:00", "hold", 5, 5, "green", "guarded"),
@@ -184,8 +194,8 @@ def test_a_rollout_during_the_incident_waits_then_ramps_past_a_blip(
         ("19:11", "promote", 100, 100, "green", "guarded"),
         ("19:12", "hold", 100, 100, "green", "guarded"),
     ]
-    assert document["timeline"][11]["reasonCodes"][0] == "GuardrailFailed"
-    assert document["timeline"][12]["reasons"][0].startswith("hold: passing evaluation 1 of 2")
+    assert document["timeline"][12]["reasonCodes"][0] == "GuardrailFailed"
+    assert document["timeline"][13]["reasons"][0].startswith("hold: passing evaluation 1 of 2")
     summary = document["summary"]
     assert [m["at"][11:16] for m in summary["moves"]] == [
         "18:59", "19:01", "19:03", "19:05", "19:09", "19:11"
@@ -204,7 +214,7 @@ def test_the_table_says_what_froze_it(cli: Cli, prometheus: RunningPrometheus) -
     assert lines[2].split() == ["TIME", "FOR", "ACTION", "WEIGHT", "HEALTH", "MODE", "REASON"]
     assert lines[3].startswith("2026-01-13T12:15:00Z  1h 14m  hold     0%")
     frozen = next(line for line in lines if line.lstrip().startswith("frozen"))
-    assert "2026-01-13T12:15:00Z .. 2026-01-13T13:28:00Z (1h 14m)" in frozen
+    assert "2026-01-13T12:15:00Z .. 2026-01-13T13:38:00Z (1h 24m)" in frozen
     assert "journey storefront: burn rate" in frozen
     assert any(line.strip().startswith("end:      Promoted at 100%") for line in lines)
 
@@ -253,4 +263,4 @@ def test_the_plot_holds_every_series(
     assert page.startswith("<!DOCTYPE html>")
     report = page[page.index('<pre id="report">') :]
     assert "Replay of shop/storefront-v42 from 2026-01-13T12:15:00Z" in report
-    assert "frozen    2026-01-13T12:15:00Z .. 2026-01-13T13:28:00Z" in report
+    assert "frozen    2026-01-13T12:15:00Z .. 2026-01-13T13:38:00Z" in report

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from canarygate.core.matrix import matrix_as_markdown
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
 
 
 def test_readme_matrix_is_the_effective_default_matrix() -> None:
@@ -20,3 +23,12 @@ def test_readme_starts_with_the_demo_and_the_tests() -> None:
         if line.startswith("make ")
     ]
     assert commands[:2] == ["make demo", "make test"]
+
+
+def test_the_readme_incident_example_is_the_example_file() -> None:
+    readme = README.read_text()
+    section = readme[readme.index("## Incident controls") :]
+    block = section[section.index("```yaml\n") + len("```yaml\n") :]
+    shown = yaml.safe_load(block[: block.index("```")])
+    assert shown == yaml.safe_load((REPO / "examples" / "hotfix-gate.yaml").read_text())
+    assert shown["spec"]["risk"]["factors"]["changeType"] == "hotfix"

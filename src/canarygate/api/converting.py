@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from canarygate.api.memory import check_records_from_status, freeze_from_status
 from canarygate.api.recorded import reading_queries
 from canarygate.api.v1alpha1 import (
     CanaryGate,
     CanaryGateStatusModel,
+    CheckModel,
     GuardrailModel,
     HealthPolicyModel,
     HealthTierModel,
@@ -15,6 +17,7 @@ from canarygate.api.v1alpha1 import (
 )
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy, ApprovalSteps
+from canarygate.core.checks import CheckSpec, PrometheusCheck, WebhookCheck
 from canarygate.core.durations import parse_duration
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
@@ -67,6 +70,7 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
             cohort=canary.cohort,
             guardrails=tuple(_guardrail(g) for g in canary.guardrails or []),
             success_metrics=tuple(_success_metric(m) for m in canary.success_metrics or []),
+            checks=tuple(_check(c) for c in canary.checks or []),
             approval=(
                 ApprovalPolicy(canary.approval.promotion, ApprovalSteps(canary.approval.steps))
                 if canary.approval is not None
@@ -80,13 +84,20 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
                 change_type=factors.change_type,
                 customer_neutral=factors.customer_neutral,
                 reversible=factors.reversible,
+                incident=factors.incident,
             ),
         ),
         health=_health_policy(spec.health),
         policy=MatrixPolicy(
             cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
             guarded_passes=(spec.policy.guarded_passes if spec.policy else defaults.GUARDED_PASSES),
+            freeze_cooldown=(
+                parse_duration(spec.policy.freeze_cooldown)
+                if spec.policy
+                else defaults.FREEZE_COOLDOWN
+            ),
         ),
+        enforcement=spec.enforcement,
     )
 
 
@@ -122,6 +133,25 @@ def _guardrail(g: GuardrailModel) -> GuardrailSpec:
         severity=g.severity,
         failure_limit=g.failure_limit,
         segments=_segmentation(g.segment_by, g.max_segments),
+    )
+
+
+def _check(c: CheckModel) -> CheckSpec:
+    return CheckSpec(
+        name=c.name,
+        when=c.when,
+        severity=c.severity,
+        failure_limit=c.failure_limit,
+        prometheus=(
+            PrometheusCheck(c.prometheus.query, c.prometheus.min, c.prometheus.max)
+            if c.prometheus is not None
+            else None
+        ),
+        webhook=(
+            WebhookCheck(c.webhook.url, parse_duration(c.webhook.timeout))
+            if c.webhook is not None
+            else None
+        ),
     )
 
 
@@ -200,5 +230,11 @@ def to_gate_state(status: CanaryGateStatusModel | None, *, weight: int | None = 
             guardrail_failures={
                 g.name: g.consecutive_failures or 0 for g in status.guardrails or []
             },
+            freeze=freeze_from_status(
+                status.freeze.model_dump(by_alias=True, mode="json") if status.freeze else None
+            ),
+            checks=check_records_from_status(
+                [c.model_dump(by_alias=True, mode="json") for c in status.checks or []]
+            ),
         )
     return remembered if weight is None else remembered.at_weight(weight)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from canarygate.api.memory import checks_status, freeze_status, significant_checks
 from canarygate.core.decisions import Decision
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
@@ -61,6 +62,9 @@ def evidence(decision: Decision) -> dict[str, Any]:
         "journeys": [_journey(j) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+        # Memory the next evaluation decides from (core.state): written with the evidence.
+        "checks": checks_status(decision.checks),
+        "freeze": freeze_status(decision.state.freeze, decision.cooldown_until),
     }
 
 
@@ -201,6 +205,7 @@ SIGNIFICANT_FIELDS: Final = (
     "consecutivePasses",
     "intent",
     "reasonCodes",
+    "freeze",
 )
 
 
@@ -219,6 +224,7 @@ def significant(status: Mapping[str, Any]) -> str:
     view["successMetrics"] = [
         (m.get("name"), m.get("verdict")) for m in status.get("successMetrics") or []
     ]
+    view["checks"] = significant_checks(status.get("checks"))
     view["conditions"] = [
         (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
     ]

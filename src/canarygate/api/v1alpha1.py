@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     field_validator,
     model_validator,
@@ -27,6 +28,7 @@ from canarygate.api.fields import (
     BUDGET_FLOOR,
     BURN_RATE_LIMIT,
     GUARDRAIL_LIMIT,
+    INTEGRAL,
     LIFT_LIMIT,
     SEGMENT_LABELS_LIMIT,
     SEGMENTS_LIMIT,
@@ -37,6 +39,7 @@ from canarygate.api.fields import (
     Count,
     FailureLimit,
     Flag,
+    FreezeCooldown,
     Generation,
     GuardedPasses,
     Interval,
@@ -54,17 +57,21 @@ from canarygate.api.fields import (
     Text,
     Timeout,
     Timestamp,
+    WebhookTimeout,
     check_namespace,
     check_object_name,
 )
 from canarygate.core import defaults
 from canarygate.core.addresses import MAX_ADDRESS_LENGTH, parse_address
+from canarygate.core.checks import CheckKind, CheckTiming, CheckVerdict
+from canarygate.core.controls import ControlKind
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.templating import TEMPLATE_VARIABLES, check_template
 from canarygate.core.vocabulary import (
     Action,
     Direction,
+    Enforcement,
     Health,
     Lift,
     Mode,
@@ -99,6 +106,12 @@ GUARDRAIL_SEGMENTS_MESSAGE: Final = "maxSegments needs segmentBy"
 GUARDRAIL_LABELS_MESSAGE: Final = (
     "the guardrail's queries must name every segmentBy label, as in sum by (tier) (...)"
 )
+# Messages of the hotfix and check rules, the same in the CRD's CEL rules (test_crd_drift.py).
+HOTFIX_INCIDENT_MESSAGE: Final = "changeType hotfix needs the incident it fixes (factors.incident)"
+INCIDENT_HOTFIX_MESSAGE: Final = "incident is only for a hotfix (changeType hotfix)"
+CHECK_KIND_MESSAGE: Final = "a check is either a prometheus query or a webhook"
+CHECK_BOUNDS_MESSAGE: Final = "a prometheus check needs min, max, or both"
+CHECK_ORDER_MESSAGE: Final = "min must not be above max"
 
 
 class _Model(BaseModel):
@@ -152,7 +165,10 @@ class PrometheusModel(_Model):
     _address = field_validator("address")(_check_address)
 
 
-ChangeType = Literal["code", "config", "infra", "schema-migration", "feature-flag", "dependency"]
+ChangeType = Literal[
+    "code", "config", "infra", "schema-migration", "feature-flag", "dependency", "hotfix"
+]
+IncidentRef = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=256)]
 
 
 class RiskFactorsModel(_Model):
@@ -161,6 +177,15 @@ class RiskFactorsModel(_Model):
     change_type: ChangeType | None = None
     customer_neutral: Flag = False
     reversible: Flag = False
+    incident: IncidentRef | None = None
+
+    @model_validator(mode="after")
+    def _hotfix_names_its_incident(self) -> RiskFactorsModel:
+        if self.change_type == "hotfix" and self.incident is None:
+            raise ValueError(HOTFIX_INCIDENT_MESSAGE)
+        if self.incident is not None and self.change_type != "hotfix":
+            raise ValueError(INCIDENT_HOTFIX_MESSAGE)
+        return self
 
 
 class RiskModel(_Model):
@@ -364,6 +389,63 @@ class SuccessMetricModel(_Model):
         return _check_query(value, allowed=("interval",))
 
 
+CheckBound = Annotated[Number, Ge(-GUARDRAIL_LIMIT), Le(GUARDRAIL_LIMIT)]
+
+
+class PrometheusCheckModel(_Model):
+    query: Query
+    min: CheckBound | None = None
+    max: CheckBound | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _templates(cls, value: str) -> str | None:
+        return _check_query(value, allowed=("interval",))
+
+    @model_validator(mode="after")
+    def _bounded(self) -> PrometheusCheckModel:
+        if self.min is None and self.max is None:
+            raise ValueError(CHECK_BOUNDS_MESSAGE)
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(CHECK_ORDER_MESSAGE)
+        return self
+
+
+def _check_webhook_url(value: str) -> str:
+    """An http(s) URL with a host and a port in range (core.addresses), a query allowed,
+    no fragment: the CRD's rule, said the same way."""
+    if "#" in value:
+        raise ValueError("must not have a fragment (#...)")
+    base, _, _ = value.partition("?")
+    try:
+        parse_address(base)
+    except SpecError as error:
+        raise ValueError(error.message) from None
+    return value
+
+
+class WebhookCheckModel(_Model):
+    url: Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    timeout: WebhookTimeout = "5s"
+
+    _url = field_validator("url")(_check_webhook_url)
+
+
+class CheckModel(_Model):
+    name: ItemName
+    when: Annotated[CheckTiming, TEXT_ONLY] = CheckTiming.BEFORE_EACH_STEP
+    severity: Annotated[Severity, TEXT_ONLY] = Severity.MINOR
+    failure_limit: FailureLimit = 1
+    prometheus: PrometheusCheckModel | None = None
+    webhook: WebhookCheckModel | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckModel:
+        if (self.prometheus is None) == (self.webhook is None):
+            raise ValueError(CHECK_KIND_MESSAGE)
+        return self
+
+
 class ApprovalModel(_Model):
     promotion: Flag = False
     steps: Literal["none", "high-risk", "all"] = "none"
@@ -377,6 +459,7 @@ class CanaryModel(_Model):
     revision: ObjectName | None = None
     approval: ApprovalModel | None = None
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
+    checks: list[CheckModel] | None = Field(default=None, max_length=16)
     success_metrics: list[SuccessMetricModel] | None = Field(default=None, max_length=8)
 
     @field_validator("steps")
@@ -393,6 +476,12 @@ class CanaryModel(_Model):
     ) -> list[GuardrailModel] | None:
         _require_unique([g.name for g in guardrails or []], "guardrail")
         return guardrails
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_checks(cls, checks: list[CheckModel] | None) -> list[CheckModel] | None:
+        _require_unique([c.name for c in checks or []], "check")
+        return checks
 
     @field_validator("success_metrics")
     @classmethod
@@ -430,9 +519,11 @@ class MatrixModel(_Model):
 class PolicyModel(_Model):
     matrix: MatrixModel | None = None
     guarded_passes: GuardedPasses = defaults.GUARDED_PASSES
+    freeze_cooldown: FreezeCooldown = defaults.FREEZE_COOLDOWN.text
 
 
 class CanaryGateSpecModel(_Model):
+    enforcement: Annotated[Enforcement, TEXT_ONLY] = Enforcement.ACT
     prometheus: PrometheusModel | None = None
     risk: RiskModel = Field(default_factory=RiskModel)
     journeys: list[JourneyModel] = Field(min_length=1, max_length=16)
@@ -527,6 +618,38 @@ class SuccessMetricStatusModel(_StatusModel):
     baseline_samples: Number | None = None
 
 
+class FreezeStatusModel(_StatusModel):
+    red_since: Timestamp
+    journeys: list[Text] | None = None
+    clear_since: Timestamp | None = None
+    cooldown_until: Timestamp | None = None
+    clear: Text | None = None
+
+
+class ControlStatusModel(_StatusModel):
+    type: Annotated[ControlKind, TEXT_ONLY]
+    revision: Text | None = None
+    by: Text | None = None
+    reason: Text | None = None
+    requested_at: Text | None = None
+    acknowledged_at: Timestamp
+    applied: Flag
+    message: Text | None = None
+
+
+class CheckStatusModel(_StatusModel):
+    name: Text
+    kind: Annotated[CheckKind, TEXT_ONLY] | None = None
+    verdict: Annotated[CheckVerdict, TEXT_ONLY]
+    value: Number | None = None
+    status_code: Annotated[int, Strict(), INTEGRAL] | None = None
+    latency_seconds: Number | None = None
+    step: Percent | None = None
+    at: Timestamp | None = None
+    consecutive_failures: Count | None = None
+    message: Text | None = None
+
+
 class ConditionModel(_StatusModel):
     type: Annotated[Text, StringConstraints(max_length=316)]
     status: Literal["True", "False", "Unknown"]
@@ -545,6 +668,9 @@ class HistoryEntryModel(_StatusModel):
     weight_from: Percent
     weight_to: Percent
     reason: Text | None = None
+    control: Annotated[ControlKind, TEXT_ONLY] | None = None
+    by: Text | None = None
+    enforcement: Annotated[Enforcement, TEXT_ONLY] | None = None
 
 
 class IntentStatusModel(_StatusModel):
@@ -553,6 +679,7 @@ class IntentStatusModel(_StatusModel):
     to_weight: Percent
     revision: Text | None = None
     decided_at: Timestamp
+    control: Annotated[ControlKind, TEXT_ONLY] | None = None
 
 
 class TrafficStatusModel(_StatusModel):
@@ -583,6 +710,10 @@ class CanaryGateStatusModel(_StatusModel):
     last_evaluation_time: Timestamp | None = None
     message: Text | None = None
     revision: Text | None = None
+    enforcement: Annotated[Enforcement, TEXT_ONLY] | None = None
+    freeze: FreezeStatusModel | None = None
+    controls: list[ControlStatusModel] | None = Field(default=None, max_length=8)
+    checks: list[CheckStatusModel] | None = None
     score: Number | None = None
     reasons: list[Text] | None = Field(default=None, max_length=20)
     reason_codes: list[Text] | None = Field(default=None, max_length=20)

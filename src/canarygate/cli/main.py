@@ -27,6 +27,7 @@ from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.approving import add_approve_parser, run_approve
 from canarygate.cli.arguments import UsageError, parse_time, whole_number
 from canarygate.cli.checking import add_check_parser, run_check
+from canarygate.cli.controlling import add_control_parsers, run_control
 from canarygate.cli.explaining import explanation_text
 from canarygate.cli.operating import add_run_parser, run_operator
 from canarygate.cli.options import (
@@ -48,6 +49,7 @@ from canarygate.core.explaining import explain
 from canarygate.core.matrix import matrix_as_markdown
 from canarygate.evaluating import ClientPool, evaluate_everywhere
 from canarygate.metrics import PrometheusConfig
+from canarygate.webhooks import WebhookCaller
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(commands)
     add_check_parser(commands)
     add_approve_parser(commands)
+    add_control_parsers(commands)
     add_replay_parser(commands)
     add_rules_parser(commands)
     commands.add_parser("matrix", help="print the default health x risk matrix as Markdown")
@@ -150,8 +153,12 @@ async def _evaluate_all(
     at: datetime,
     weight: int | None,
 ) -> list[Decision]:
-    async with ClientPool() as pool:
-        return await evaluate_everywhere(gates, configs, pool, at, weight=weight)
+    caller = WebhookCaller()
+    try:
+        async with ClientPool() as pool:
+            return await evaluate_everywhere(gates, configs, pool, at, weight=weight, caller=caller)
+    finally:
+        await caller.aclose()
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -201,6 +208,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return run_check(args)
         if args.command == "approve":
             return run_approve(args)
+        if getattr(args, "control", None) is not None:
+            return run_control(args)
         if args.command == "replay":
             return run_replay(args)
         if args.command == "rules":

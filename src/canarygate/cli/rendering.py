@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from canarygate.api.memory import checks_status, freeze_status
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
@@ -58,6 +59,10 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
             }
             for problem in decision.errors
         ],
+        # Checks that block a step (as status.checks), and a red episode's freeze (as
+        # status.freeze; null when none is in progress).
+        "checks": checks_status(decision.checks),
+        "freeze": freeze_status(decision.state.freeze, decision.cooldown_until),
     }
 
 

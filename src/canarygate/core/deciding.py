@@ -2,17 +2,22 @@
 
 Pure: the caller supplies the clock and the measurements and persists the returned state.
 The order of checks is the order of precedence: a finished gate stays finished; a critical
-guardrail at its failure limit rolls back in every mode; any failing or inconclusive
-guardrail holds; then the matrix mode says whether a passing evaluation may move traffic;
-last, success metrics say whether the last step promotes (never more than that).
+guardrail at its failure limit rolls back in every mode; a pause holds; any failing or
+inconclusive guardrail holds; then the matrix mode (a hotfix's lane, a freeze's cooldown)
+says whether a passing evaluation may move traffic; success metrics say whether the last step
+promotes (never more than that); last, the checks due (core.checking) may hold the move, or
+roll back when a critical one failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from canarygate.core.checking import CheckGate, check_reasons, judge_checks
+from canarygate.core.checks import CheckResult
+from canarygate.core.controls import NO_CONTROLS, Control, Controls
 from canarygate.core.decisions import Decision, Reason, ReasonCode
 from canarygate.core.freshness import apply_freshness, judge_freshness, stale_reasons
 from canarygate.core.guardrails import GuardrailAssessment, judge_guardrail
@@ -22,6 +27,7 @@ from canarygate.core.health import (
     combine_health,
     composite_score,
 )
+from canarygate.core.incidents import follow_freeze, hotfix_mode, is_hotfix
 from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule, ModeBehaviour, mode_for
 from canarygate.core.observations import (
     Missing,
@@ -56,7 +62,17 @@ class _Outcome:
     reasons: tuple[Reason, ...]
 
 
-def decide(spec: GateSpec, state: GateState, observations: Observations, now: datetime) -> Decision:
+def decide(
+    spec: GateSpec,
+    state: GateState,
+    observations: Observations,
+    now: datetime,
+    *,
+    controls: Controls = NO_CONTROLS,
+    checks: Mapping[str, CheckResult] | None = None,
+) -> Decision:
+    """One evaluation. `controls` are the people's (a pause, freeze clearances); `checks` the
+    answers of webhook checks the shell called for this evaluation (see `checks_wanted`)."""
     journeys = tuple(
         assess_journey(journey, journey_windows(journey, spec), spec.health, observations)
         for journey in spec.journeys
@@ -65,7 +81,19 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
     journeys = apply_freshness(journeys, freshness)
     health = combine_health(journeys)
     risk = assess_risk(spec.risk)
-    mode = mode_for(spec.policy, health, risk.risk)
+    cell_mode = mode_for(spec.policy, health, risk.risk)
+    mode, lane = hotfix_mode(spec.risk.factors, health, cell_mode)
+    freeze = follow_freeze(
+        state.freeze,
+        health,
+        journeys,
+        spec.policy.freeze_cooldown,
+        controls,
+        now,
+        hotfix=is_hotfix(spec.risk.factors),
+    )
+    if freeze.holding is not None:
+        mode = Mode.FREEZE
     behaviour = MODE_BEHAVIOURS[mode]
     guardrails = tuple(
         judge_guardrail(
@@ -77,15 +105,43 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         for g in spec.canary.guardrails
     )
     success = tuple(judge_success_metric(m, observations) for m in spec.canary.success_metrics)
-    outcome = _choose(spec, state, behaviour, guardrails, success)
+    outcome = _choose(
+        spec, state, behaviour, guardrails, success, paused=controls.pause, frozen=freeze.holding
+    )
+    gate = judge_checks(
+        spec.canary.checks,
+        state.checks,
+        observations,
+        checks or {},
+        weight=state.weight,
+        moving_to=outcome.weight_next if outcome.action in _MOVES else None,
+        active=state.phase not in TERMINAL_PHASES and outcome.action is not Action.ROLLBACK,
+        now=now,
+    )
+    outcome = _with_checks(outcome, gate, state)
     errors = query_problems(observations)
+    why_mode = (
+        f"{health} x {risk.risk}, {lane}"
+        if lane
+        else f"{health} x {risk.risk}, in the cooldown of a red episode"
+        if freeze.holding is not None
+        else f"{health} x {risk.risk}"
+    )
     context = (
         *_unreachable_reason(observations),
         *stale_reasons(freshness),
         *_invalid_evidence_reasons(journeys, guardrails, success),
         *_health_reasons(health, journeys),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
-        Reason(ReasonCode.MODE, f"mode {mode} ({health} x {risk.risk}): {behaviour.summary}"),
+        Reason(ReasonCode.MODE, f"mode {mode} ({why_mode}): {behaviour.summary}"),
+        *((Reason(ReasonCode.HOTFIX, f"hotfix lane: {lane}"),) if lane else ()),
+        *freeze.notes,
+        *(
+            (freeze.cooling,)
+            if freeze.cooling is not None and freeze.holding not in outcome.reasons
+            else ()
+        ),
+        *check_reasons(gate.assessments),
         *_success_reasons(spec, state, success),
     )
     return Decision(
@@ -103,13 +159,42 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         errors=errors,
         success_metrics=success,
         freshness=freshness,
+        checks=gate.assessments,
+        checks_wanted=gate.wanted,
+        checks_step=gate.step,
+        cooldown_until=(
+            freeze.memory.cooldown_until(spec.policy.freeze_cooldown) if freeze.memory else None
+        ),
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
             consecutive_passes=outcome.consecutive_passes,
             guardrail_failures={g.name: g.consecutive_failures for g in guardrails},
+            freeze=freeze.memory,
+            checks={a.name: a.record() for a in gate.assessments},
         ),
     )
+
+
+_MOVES = frozenset({Action.ADVANCE, Action.PROMOTE})
+
+
+def _with_checks(outcome: _Outcome, gate: CheckGate, state: GateState) -> _Outcome:
+    """The outcome once the checks due had their say: a critical one at its limit rolls
+    back, any other failing, unanswered or pending one holds (a failure restarts the count of
+    passes; no answer leaves it as it was)."""
+    if gate.rollback:
+        return _Outcome(Action.ROLLBACK, 0, 0, gate.rollback)
+    if not gate.hold:
+        return outcome
+    passes = 0 if gate.failed else state.consecutive_passes
+    if outcome.action is not Action.HOLD:
+        return _hold(*gate.hold, passes=passes, weight=state.weight)
+    # The gate held anyway: a failing check leads, a check without an answer (silence, as
+    # often as not the same silence that held the gate) comes after the gate's own reasons.
+    failed = tuple(r for r in gate.hold if r.code is ReasonCode.CHECK_FAILED)
+    unanswered = tuple(r for r in gate.hold if r.code is not ReasonCode.CHECK_FAILED)
+    return _hold(*failed, *outcome.reasons, *unanswered, passes=passes, weight=state.weight)
 
 
 def _next_phase(phase: Phase, action: Action) -> Phase:
@@ -131,6 +216,9 @@ def _choose(
     behaviour: ModeBehaviour,
     guardrails: Sequence[GuardrailAssessment],
     success: Sequence[SuccessAssessment],
+    *,
+    paused: Control | None = None,
+    frozen: Reason | None = None,
 ) -> _Outcome:
     weight = state.weight
     if state.phase in TERMINAL_PHASES:
@@ -155,6 +243,11 @@ def _choose(
             for g in triggers
         )
         return _Outcome(Action.ROLLBACK, 0, 0, reasons)
+
+    if paused is not None:
+        # Held by a person: no step and no rollback on its own (a critical guardrail still
+        # rolled back above); the passes counted so far neither grow nor reset.
+        return _hold(_paused_reason(paused), passes=state.consecutive_passes, weight=weight)
 
     failing = [g for g in guardrails if g.verdict is Verdict.FAIL]
     if failing:
@@ -183,6 +276,8 @@ def _choose(
     )
 
     if behaviour.advance is AdvanceRule.NEVER:
+        if frozen is not None:  # the cooldown after a red episode (core.incidents)
+            return _hold(frozen, weight=weight)
         return _hold(*_mode_hold_reasons(spec, behaviour.mode), weight=weight)
     factors = spec.risk.factors
     if behaviour.advance is AdvanceRule.IF_NEUTRAL_AND_REVERSIBLE and not (
@@ -255,6 +350,15 @@ def _choose(
             Reason(ReasonCode.ADVANCE, f"advance: {weight}% -> {target}%, evaluation passed"),
             *not_yet_measurable,
         ),
+    )
+
+
+def _paused_reason(paused: Control) -> Reason:
+    at = f" at {paused.at}" if paused.at else ""
+    return Reason(
+        ReasonCode.PAUSED,
+        f"hold: paused ({paused.said()}{at}); no step until it is resumed (canarygate resume, "
+        "or remove the annotation canarygate.io/pause); a critical guardrail still rolls back",
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from canarygate.core.checks import CheckAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.observations import QueryProblem
@@ -42,6 +43,17 @@ class ReasonCode(StrEnum):
     ROLLBACK = "Rollback"
     HOLD = "Hold"
     TERMINAL = "Finished"
+    # Manual controls, the incident-aware freeze and the checks (core.controls,
+    # core.incidents, core.checking).
+    PAUSED = "Paused"
+    FREEZE = "Freeze"
+    FREEZE_COOLDOWN = "FreezeCooldown"
+    FREEZE_CLEARED = "FreezeCleared"
+    HOTFIX = "Hotfix"
+    CHECK = "Check"
+    CHECK_FAILED = "CheckFailed"
+    CHECK_ERROR = "CheckError"
+    CHECK_PENDING = "CheckPending"
 
 
 @dataclass(frozen=True)
@@ -74,3 +86,11 @@ class Decision:
     success_metrics: tuple[SuccessAssessment, ...] = ()
     # How old each journey's newest sample was (core.freshness).
     freshness: tuple[Freshness, ...] = ()
+    # Checks that block a step (core.checking), judged or remembered.
+    checks: tuple[CheckAssessment, ...] = ()
+    # Webhook checks whose answers this decision still needs, and the step to ask them about:
+    # the shell calls them and decides again with their results (`decide(..., checks=...)`).
+    checks_wanted: tuple[str, ...] = ()
+    checks_step: int | None = None
+    # When a freeze's cooldown ends, while one runs (core.incidents; the episode is in state).
+    cooldown_until: datetime | None = None

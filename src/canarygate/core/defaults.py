@@ -29,6 +29,9 @@ SUCCESS_MARGIN: Final = 0.01
 # own lookback for an instant selector, so a scrape interval of up to a few minutes is fresh.
 MAX_SAMPLE_AGE: Final = Duration(5 * 60_000)
 
+# A freeze (red customer health) lifts once health stayed out of red this long (or is cleared).
+FREEZE_COOLDOWN: Final = Duration(10 * 60_000)
+
 # Prometheus connection: per-query deadline and retries after the first attempt.
 QUERY_TIMEOUT: Final = Duration(10_000)
 QUERY_RETRIES: Final = 2

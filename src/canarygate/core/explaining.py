@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from canarygate.core.checking import describe as describe_check
 from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.freshness import Freshness, describe_age
 from canarygate.core.guardrails import GuardrailAssessment
@@ -27,22 +28,29 @@ from canarygate.core.specs import (
     JourneySpec,
     SuccessMetricSpec,
 )
+from canarygate.core.state import clock_time
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Health, Mode
 
 # The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
 _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.TERMINAL: "1 (the rollout already ended)",
-    ReasonCode.ROLLBACK: "2 (a guardrail counted as critical failed failureLimit times)",
-    ReasonCode.GUARDRAIL_FAILED: "3 (a guardrail failed, below its limit or minor)",
-    ReasonCode.GUARDRAIL_INCONCLUSIVE: "4 (a guardrail is inconclusive)",
-    ReasonCode.HOLD: "5 (the mode does not advance)",
-    ReasonCode.NOT_NEUTRAL: "5 (the mode advances only customer-neutral, reversible changes)",
-    ReasonCode.COHORT: "5 (the mode does not advance)",
-    ReasonCode.PASSES_NEEDED: "6 (not enough consecutive passes yet)",
-    ReasonCode.ADVANCE: "7 (the evaluation passed: next step)",
-    ReasonCode.PROMOTE: "7 (the evaluation passed at the last step: promote)",
-    ReasonCode.SUCCESS_METRIC_HOLD: "7 (the last step passed, but a success metric holds it)",
+    ReasonCode.ROLLBACK: "2 (a guardrail counted as critical, or a critical check, failed "
+    "failureLimit times)",
+    ReasonCode.PAUSED: "3 (a person paused the gate)",
+    ReasonCode.GUARDRAIL_FAILED: "4 (a guardrail failed, below its limit or minor)",
+    ReasonCode.GUARDRAIL_INCONCLUSIVE: "5 (a guardrail is inconclusive)",
+    ReasonCode.HOLD: "6 (the mode does not advance)",
+    ReasonCode.FREEZE_COOLDOWN: "6 (the freeze after red health is still cooling down)",
+    ReasonCode.NOT_NEUTRAL: "6 (the mode advances only customer-neutral, reversible changes)",
+    ReasonCode.COHORT: "6 (the mode does not advance)",
+    ReasonCode.PASSES_NEEDED: "7 (not enough consecutive passes yet)",
+    ReasonCode.ADVANCE: "8 (the evaluation passed: next step)",
+    ReasonCode.PROMOTE: "8 (the evaluation passed at the last step: promote)",
+    ReasonCode.SUCCESS_METRIC_HOLD: "8 (the last step passed, but a success metric holds it)",
+    ReasonCode.CHECK_FAILED: "9 (a check due now failed)",
+    ReasonCode.CHECK_ERROR: "9 (a check due now gave no answer to judge)",
+    ReasonCode.CHECK_PENDING: "9 (a check due now has not answered yet)",
 }
 _EVIDENCE_CODES = frozenset({ReasonCode.QUERY_ERROR})
 _SEGMENTS_EXPLAINED = 5  # per journey, worst first
@@ -82,7 +90,28 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     last_step = spec.canary.next_step(decision.weight_current) is None
     for metric in decision.success_metrics:
         yield from _success_metric(metric_specs.get(metric.name), metric, last_step=last_step)
+    yield from _incident(spec, decision)
     yield from _progress(spec, decision)
+
+
+def _incident(spec: GateSpec, decision: Decision) -> Iterator[str]:
+    """The red episode a freeze remembers, the hotfix lane, a pause, and the checks."""
+    for reason in decision.reasons:
+        if reason.code in (ReasonCode.PAUSED, ReasonCode.HOTFIX, ReasonCode.FREEZE_CLEARED):
+            yield reason.message
+    memory = decision.state.freeze
+    if memory is not None:
+        until = decision.cooldown_until
+        cooling = (
+            f"out of red since {clock_time(memory.clear_since)}, cooldown "
+            f"{spec.policy.freeze_cooldown} until {clock_time(until)}"
+            if memory.clear_since is not None and until is not None
+            else f"the cooldown ({spec.policy.freeze_cooldown}) starts once health is known "
+            "out of red"
+        )
+        yield f"freeze: {memory.what()}; {cooling}"
+    for check in decision.checks:
+        yield describe_check(check)
 
 
 def _errors(spec: GateSpec, decision: Decision) -> Iterator[str]:

@@ -69,6 +69,9 @@ class Role(StrEnum):
     SUCCESS_BASELINE_SAMPLES = "success-baseline-samples"
     # The age in seconds of a journey's newest sample (core.freshness).
     FRESHNESS = "freshness"
+    # A check's query (core.checks): its own role, so a check and a guardrail of the same
+    # name never share a key.
+    CHECK = "check"
 
 
 SUCCESS_ROLES = frozenset(
@@ -107,6 +110,8 @@ class QueryProblem:
             return f"journey {self.key.subject} freshness (newest sample of sli.total)"
         if self.key.window is not None:
             return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
+        if self.key.role is Role.CHECK:
+            return f"check {self.key.subject} query"
         if self.key.role in SUCCESS_ROLES:
             part = str(self.key.role).removeprefix("success-")
             return f"success metric {self.key.subject} {part} query"

@@ -52,6 +52,10 @@ def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
             (Role.SUCCESS_BASELINE_SAMPLES, metric.baseline_samples),
         )
         planned += _interval_queries(metric.name, parts, interval, None)
+    for check in spec.canary.checks:
+        if check.prometheus is not None:
+            parts = ((Role.CHECK, check.prometheus.query),)
+            planned += _interval_queries(check.name, parts, interval, None)
     return tuple(planned)
 
 

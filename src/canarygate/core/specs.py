@@ -11,9 +11,18 @@ from dataclasses import dataclass, field
 
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy
+from canarygate.core.checks import CheckSpec
 from canarygate.core.durations import Duration
 from canarygate.core.observations import Segment
-from canarygate.core.vocabulary import Direction, Health, Mode, Risk, RiskLevel, Severity
+from canarygate.core.vocabulary import (
+    Direction,
+    Enforcement,
+    Health,
+    Mode,
+    Risk,
+    RiskLevel,
+    Severity,
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,8 @@ class RiskFactors:
     change_type: str | None = None
     customer_neutral: bool = False
     reversible: bool = False
+    # The incident a hotfix fixes (changeType hotfix): shown in reasons and status.
+    incident: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,8 @@ class CanarySpec:
     cohort: str | None = None
     success_metrics: tuple[SuccessMetricSpec, ...] = ()
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    # Checks that block a step (core.checks).
+    checks: tuple[CheckSpec, ...] = ()
 
     @property
     def last_step(self) -> int:
@@ -201,6 +214,8 @@ class MatrixPolicy:
 
     cells: Mapping[tuple[Health, Risk], Mode] = field(default_factory=dict)
     guarded_passes: int = defaults.GUARDED_PASSES
+    # Health must stay out of red this long before a freeze lifts (core.incidents).
+    freeze_cooldown: Duration = defaults.FREEZE_COOLDOWN
 
 
 @dataclass(frozen=True)
@@ -210,3 +225,5 @@ class GateSpec:
     risk: RiskSpec = RiskSpec()
     health: HealthPolicy = DEFAULT_HEALTH_POLICY
     policy: MatrixPolicy = MatrixPolicy()
+    # `observe`: evaluate, record and notify as usual, never move traffic.
+    enforcement: Enforcement = Enforcement.ACT

@@ -81,6 +81,13 @@ class Lift(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+class Enforcement(StrEnum):
+    """Whether a gate acts on its decisions or only records them (`spec.enforcement`)."""
+
+    ACT = "act"
+    OBSERVE = "observe"
+
+
 class Phase(StrEnum):
     PENDING = "Pending"
     PROGRESSING = "Progressing"

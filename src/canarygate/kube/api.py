@@ -261,6 +261,26 @@ class KubeApi:
             "PUT", ref_path(ref), verb="update", target=ref_target(ref), body=sent
         )
 
+    # Who is asking -------------------------------------------------------------------------
+
+    async def whoami(self) -> str | None:
+        """The user name the API server authenticated this connection as (a
+        SelfSubjectReview, which every authenticated user may create), or None when the
+        server cannot say (an older server, a proxy that refuses it)."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            review = await self._raw.request(
+                "POST",
+                "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                verb="create",
+                target="selfsubjectreviews",
+                body=body,
+            )
+        except KubeError:
+            return None
+        user = ((review.get("status") or {}).get("userInfo") or {}).get("username")
+        return user if isinstance(user, str) and user else None
+
     # Secrets -------------------------------------------------------------------------------
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any]:

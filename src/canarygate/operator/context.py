@@ -82,6 +82,14 @@ class Transition:
     warning: bool
 
 
+class SafetyMetrics(Protocol):
+    """The release-safety metrics a transition feeds (operator.observing.Observer)."""
+
+    def rolled_back(self, record: GateRecord, trigger: str) -> None: ...
+
+    def force_promoted(self, record: GateRecord) -> None: ...
+
+
 class Notify(Protocol):
     def __call__(self, transition: Transition) -> None:
         """Take a transition for delivery; must return at once and never raise."""
@@ -95,12 +103,14 @@ class GateContext:
         settings: RolloutSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notify: Notify | None = None,
+        safety: SafetyMetrics | None = None,
     ) -> None:
         self.store = store
         self.remember = remember
         self.settings = settings
         self.clock = clock
         self.notify = notify
+        self.safety = safety
 
     def backend(self, record: GateRecord) -> TrafficBackend:
         return backend_for(record.provider, record.key.namespace, record.traffic_settings)

@@ -29,7 +29,10 @@ async def drift_check(
     """Now and then, compare the live weight with the status; a difference nobody
     recorded means someone else changed the routing: hold and say so once, never fight.
     While the mismatch stands (its condition is in status), look at every visit, quietly,
-    and carry on as soon as the weights are back. A rollback is never held back."""
+    and carry on as soon as the weights are back. A rollback is never held back. An observing
+    gate does not own the routing: whoever moves it, there is nothing to compare."""
+    if record.observing:
+        return None
     standing = record.conditions.get(ConditionType.TRAFFIC_READY) == (
         "False",
         ConditionReason.WEIGHT_MISMATCH,
@@ -91,7 +94,10 @@ async def mismatch_resolved(ctx: GateContext, record: GateRecord, check: WeightC
 
 async def keep_terminal(ctx: GateContext, record: GateRecord) -> Next:
     """A rolled-back gate keeps 100 % on stable until a new revision (checked now and then);
-    a promoted one is left alone: the pipeline takes over from there."""
+    a promoted one is left alone: the pipeline takes over from there. An observing gate
+    touches nothing."""
+    if record.observing:
+        return AT_INTERVAL
     if record.state.phase is not Phase.ROLLED_BACK or not ctx.drift_check_due(record):
         return AT_INTERVAL
     record.last_drift_check = time.monotonic()

@@ -173,5 +173,7 @@ async def announce_hold(
         await ctx.event(body, EventReason.FROZEN, message, warning=True)
     elif mode_before == str(Mode.FREEZE) and decision.mode is not Mode.FREEZE:
         await ctx.event(body, EventReason.UNFROZEN, f"health {decision.health}: {message}")
+    elif lead == ReasonCode.PAUSED:
+        return  # the pause's own Event (Paused) says it
     elif lead != lead_before or before.get("action") != str(Action.HOLD):
         await ctx.event(body, EventReason.HOLD_STARTED, message)

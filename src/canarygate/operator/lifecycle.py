@@ -53,7 +53,8 @@ async def add_finalizer(ctx: GateContext, record: GateRecord) -> None:
 
 
 async def start(ctx: GateContext, record: GateRecord) -> Next:
-    """A new rollout: remember the original routing, put the canary at 0 %, record it."""
+    """A new rollout: remember the original routing, put the canary at 0 %, record it.
+    Observing, the routing is only read: the rollout starts at 0 % in status alone."""
     body = await ctx.fresh(record)
     status = body.get("status") or {}
     now = ctx.clock()
@@ -62,10 +63,18 @@ async def start(ctx: GateContext, record: GateRecord) -> Next:
         objects = await read(ctx.store, backend)
         original = (status.get("traffic") or {}).get("original") or backend.snapshot(objects)
         live = backend.read_weight(objects)
-        moved = await set_weight(ctx.store, backend, 0)
+        moved = None if record.observing else await set_weight(ctx.store, backend, 0)
     except (ActuatorError, KubeError, SpecError) as error:
         return await ctx.traffic_failed(record, body, error, now)
     revision = record.revision
+    observed = " (observe only: no traffic is moved)" if record.observing else ""
+    updates = [conditions.spec_valid()]
+    traffic: dict[str, Any] = {"provider": record.provider, "original": original}
+    if moved is not None:
+        updates.append(conditions.from_check(moved.check))
+        traffic |= {"check": str(moved.check.outcome), "liveWeight": moved.live_weight}
+    else:
+        traffic["liveWeight"] = live
 
     def build(current: Mapping[str, Any]) -> dict[str, Any]:
         entry = {
@@ -73,29 +82,20 @@ async def start(ctx: GateContext, record: GateRecord) -> Next:
             "action": str(Action.HOLD),
             "weightFrom": round(live),
             "weightTo": 0,
-            "reason": f"rollout of revision {revision or '(none)'} starts at 0%",
+            "reason": f"rollout of revision {revision or '(none)'} starts at 0%{observed}",
         }
         return {
-            **ctx.common(
-                record,
-                current,
-                [conditions.spec_valid(), conditions.from_check(moved.check)],
-                now,
-            ),
+            **ctx.common(record, current, updates, now),
             "phase": str(Phase.PENDING),
             "revision": revision,
+            "enforcement": str(record.enforcement),
             "weight": 0,
             "consecutivePasses": 0,
             "action": str(Action.HOLD),
             "intent": None,
             "approval": None,
             "guardrails": [],
-            "traffic": {
-                "provider": record.provider,
-                "original": original,
-                "check": str(moved.check.outcome),
-                "liveWeight": moved.live_weight,
-            },
+            "traffic": traffic,
             "message": entry["reason"],
             "history": appended(current.get("history"), entry),
         }
@@ -104,7 +104,7 @@ async def start(ctx: GateContext, record: GateRecord) -> Next:
     await ctx.event(
         written,
         EventReason.ROLLOUT_STARTED,
-        f"revision {revision or '(none)'}: canary at 0%, original routing saved",
+        f"revision {revision or '(none)'}: canary at 0%, original routing saved{observed}",
     )
     return Next(after=0.0)
 
@@ -114,7 +114,8 @@ async def finalize(ctx: GateContext, record: GateRecord) -> Next:
         return Next(forget=True)
     body = await ctx.fresh(record)
     original = ((body.get("status") or {}).get("traffic") or {}).get("original")
-    if original and record.provider:
+    # An observing gate never wrote a routing object, so it has nothing to restore.
+    if original and record.provider and not record.observing:
         try:
             written = await restore(ctx.store, ctx.backend(record), original)
         except (ActuatorError, SpecError) as error:

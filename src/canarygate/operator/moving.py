@@ -5,6 +5,9 @@
   decided again. A step waits until the routing carries the current weight.
 - rollback: 100 % to stable before anything else is written, stamped on the routing objects
   so that a restart finding the stamp records the rollback.
+- observe only (`spec.enforcement: observe`): every move is decided and recorded as it would
+  be (status, history, Events, notifications), and no routing object is read for a check or
+  written; the status says `enforcement: observe` and each entry `observe only`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from canarygate.api.controls import control_entry, with_entries
 from canarygate.api.status import (
     appended,
     counters,
@@ -21,6 +25,7 @@ from canarygate.api.status import (
     rfc3339,
 )
 from canarygate.core.approval import approval_needed
+from canarygate.core.controls import Control, ControlKind, ControlOutcome
 from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, SpecError
 from canarygate.core.vocabulary import Action, Phase
@@ -33,6 +38,9 @@ from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import GateRecord, Intent, intent_from_status
 from canarygate.operator.vocabulary import EventReason
 from canarygate.traffic import CheckOutcome, WeightCheck
+
+# The words every observe-only record carries.
+OBSERVED = "observe only, no traffic moved"
 
 log = logging.getLogger("canarygate.operator")
 
@@ -52,6 +60,8 @@ async def step(ctx: GateContext, record: GateRecord, decision: Decision) -> Next
         )
         if waits is not None:
             return await hold(ctx, record, decision, approval=waits)
+    if record.observing:
+        return await record_observed(ctx, record, decision)
     backend = ctx.backend(record)
     try:
         current = backend.check_weight(await read(ctx.store, backend), record.state.weight)
@@ -92,9 +102,11 @@ async def complete(
     """Finish a recorded move: make it, or just record it if the traffic already moved.
     `body` is the gate as just written, when the caller has it (saves a read)."""
     now = ctx.clock()
-    backend = ctx.backend(record)
     if body is None:
         body = await ctx.fresh(record)
+    if record.observing:  # a forced promotion of an observing gate: recorded, not made
+        return await _completed(ctx, record, intent, body, None, now)
+    backend = ctx.backend(record)
     try:
         objects = await read(ctx.store, backend)
         # The backend judges where the objects are: set to the new weight already (made,
@@ -124,10 +136,24 @@ async def complete(
         check = moved.check
     else:
         check = at_target
+    return await _completed(ctx, record, intent, body, check, now)
+
+
+async def _completed(
+    ctx: GateContext,
+    record: GateRecord,
+    intent: Intent,
+    body: Mapping[str, Any],
+    check: WeightCheck | None,
+    now: datetime,
+) -> Next:
+    """Record a move made (`check`: how the routing carries it) or, observing, only decided
+    (`check` None). A forced promotion's control is acknowledged in the same write."""
     promoted = intent.action == str(Action.PROMOTE)
+    forced = _forced(record) if intent.control == str(ControlKind.PROMOTE) else None
 
     def build(status: Mapping[str, Any]) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "time": rfc3339(now),
             "action": intent.action,
             "health": status.get("health"),
@@ -137,32 +163,87 @@ async def complete(
             "weightTo": intent.weight_to,
             "reason": status.get("message") or intent.action,
         }
-        return {
-            **ctx.common(record, status, [conditions.from_check(check)], now),
+        found: dict[str, Any] = {
+            **ctx.common(
+                record, status, [] if check is None else [conditions.from_check(check)], now
+            ),
             "phase": str(Phase.PROMOTED if promoted else Phase.PROGRESSING),
             "weight": intent.weight_to,
             "consecutivePasses": 0,
             "intent": None,
             "approval": None,
-            "traffic": {
+        }
+        if check is not None:
+            found["traffic"] = {
                 **(status.get("traffic") or {}),
                 "check": str(check.outcome),
                 "liveWeight": intent.weight_to,
-            },
-            "history": appended(
-                status.get("history"), {k: v for k, v in entry.items() if v is not None}
-            ),
-        }
+            }
+        else:
+            entry["enforcement"] = "observe"
+        if forced is not None:
+            entry |= {"control": str(ControlKind.PROMOTE), "by": forced.control.by}
+            found["controls"] = with_entries(status.get("controls"), [control_entry(forced, now)])
+        found["history"] = appended(
+            status.get("history"), {k: v for k, v in entry.items() if v is not None}
+        )
+        return found
 
     written = await ctx.write(record, build, body=body)
     reason = EventReason.PROMOTED if promoted else EventReason.ADVANCED
+    if forced is not None:
+        reason = EventReason.FORCE_PROMOTED
+        if ctx.safety is not None:
+            ctx.safety.force_promoted(record)
+    how = OBSERVED if check is None else str(check.outcome)
     await ctx.event(
         written,
         reason,
-        f"canary {intent.weight_from}% -> {intent.weight_to}% ({check.outcome}): "
+        f"canary {intent.weight_from}% -> {intent.weight_to}% ({how}): "
         f"{(written.get('status') or {}).get('message', '')}",
+        warning=forced is not None,
     )
     return AT_INTERVAL
+
+
+def _forced(record: GateRecord) -> ControlOutcome:
+    """The forced promotion being completed, as its annotation says it now (who, why), or,
+    if it went meanwhile, as the intent alone can tell."""
+    outcome = next(
+        (
+            o
+            for o in record.control_outcomes()
+            if o.applies and o.control.kind is ControlKind.PROMOTE
+        ),
+        None,
+    )
+    if outcome is not None:
+        return outcome
+    control = Control(ControlKind.PROMOTE, record.revision or "")
+    return ControlOutcome(control, True, f"{control.said()} of revision {record.revision} done")
+
+
+async def record_observed(ctx: GateContext, record: GateRecord, decision: Decision) -> Next:
+    """Observing: the move is recorded as made, and not made. No intent is needed: nothing is
+    half done if the operator stops here, the next evaluation decides again."""
+    now = ctx.clock()
+    intent = Intent(
+        action=str(decision.action),
+        weight_from=record.state.weight,
+        weight_to=decision.weight_next,
+        revision=record.revision,
+        decided_at=now,
+    )
+    body = await ctx.fresh(record)
+
+    def build(status: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **ctx.common(record, status, conditions.from_decision(decision), now),
+            **evidence(decision),
+        }
+
+    written = await ctx.write(record, build, body=body)
+    return await _completed(ctx, record, intent, written, None, now)
 
 
 async def abandon(
@@ -200,12 +281,17 @@ async def abandon(
 
 
 async def roll_back(ctx: GateContext, record: GateRecord, decision: Decision) -> Next:
-    """All traffic to stable before anything else is written; then the status."""
+    """All traffic to stable before anything else is written; then the status. Observing,
+    only the status: the routing is not touched."""
     now = ctx.clock()
     backend = ctx.backend(record)
     try:
-        moved = await set_weight(
-            ctx.store, backend, 0, stamp=ctx.stamp(record, Action.ROLLBACK, 0, now)
+        moved = (
+            None
+            if record.observing
+            else await set_weight(
+                ctx.store, backend, 0, stamp=ctx.stamp(record, Action.ROLLBACK, 0, now)
+            )
         )
     except (ActuatorError, KubeError, SpecError) as error:
         log.error(
@@ -230,7 +316,13 @@ async def roll_back(ctx: GateContext, record: GateRecord, decision: Decision) ->
             "weightTo": 0,
             "reason": decision.reasons[0].message if decision.reasons else "rollback",
         }
-        updates = [*conditions.from_decision(decision), conditions.from_check(moved.check)]
+        updates = conditions.from_decision(decision)
+        traffic = dict(status.get("traffic") or {})
+        if moved is not None:
+            updates.append(conditions.from_check(moved.check))
+            traffic |= {"check": str(moved.check.outcome), "liveWeight": moved.live_weight}
+        else:
+            entry["enforcement"] = "observe"
         return {
             **ctx.common(record, status, updates, now),
             **evidence(decision),
@@ -239,19 +331,18 @@ async def roll_back(ctx: GateContext, record: GateRecord, decision: Decision) ->
             "weight": 0,
             "intent": None,
             "approval": None,
-            "traffic": {
-                **(status.get("traffic") or {}),
-                "check": str(moved.check.outcome),
-                "liveWeight": moved.live_weight,
-            },
+            "traffic": traffic,
             "history": appended(status.get("history"), entry),
         }
 
     written = await ctx.write(record, build)
+    if ctx.safety is not None and moved is not None:
+        ctx.safety.rolled_back(record, "decision")
+    observed = f" ({OBSERVED})" if moved is None else ""
     await ctx.event(
         written,
         EventReason.ROLLED_BACK,
-        f"canary {weight_from}% -> 0%: {decision.reasons[0].message}",
+        f"canary {weight_from}% -> 0%{observed}: {decision.reasons[0].message}",
         warning=True,
     )
     return AT_INTERVAL

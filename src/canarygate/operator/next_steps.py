@@ -132,6 +132,25 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
         "Nothing to do: in guarded mode (high risk) each step needs consecutive passing "
         f"evaluations; the next one comes {f.interval} from now."
     ),
+    "Paused": lambda f: (
+        f"Resume when the incident allows: canarygate resume {f.namespace}/{f.name} (or remove "
+        "the annotation canarygate.io/pause). The gate holds where it is until then; a critical "
+        "guardrail still rolls it back."
+    ),
+    "FreezeCooldown": lambda f: (
+        "Nothing to do unless triage is done: health left red, and steps resume once it stays "
+        "out of red for the cooldown (spec.policy.freezeCooldown). To resume now: canarygate "
+        f"clear-freeze {f.namespace}/{f.name}."
+    ),
+    "CheckFailed": lambda f: (
+        f"Look at the failing check ({f.describe}, status.checks): the step waits until it "
+        "passes; a critical one rolls back at its failure limit."
+    ),
+    "CheckError": lambda f: (
+        "Check that the check's query returns data or that its webhook answers in time: no "
+        "answer holds the step (it never passes and never rolls back on silence)."
+    ),
+    "CheckPending": lambda f: "Nothing to do: the step waits for its webhook checks' answers.",
     "SuccessMetricHold": lambda f: (
         "Nothing to do yet: the canary is safe to promote, but its success metrics do not show "
         "the release's value yet; the last step waits for them (see status.successMetrics)."
@@ -234,6 +253,24 @@ NEXT_STEPS: Final[dict[str, Advice]] = {
     "IntentAbandoned": lambda f: "Nothing to do: the gate decides again.",
     "TrafficRestored": lambda f: "Nothing to do: the gate was deleted and its routing restored.",
     "IntentCompleted": _nothing,
+    "Paused": _HOLD_ADVICE["Paused"],
+    "Resumed": lambda f: "Nothing to do: the gate decides again at its next evaluation.",
+    "Aborted": lambda f: (
+        "All traffic is on stable and stays there. Fix the canary, then push a new revision "
+        "(spec.canary.revision) to start again from 0%."
+    ),
+    "ForcePromoted": lambda f: (
+        "The canary has all traffic by a person's decision, whatever the evaluation said: watch "
+        "the journeys, and make the canary the new stable in your pipeline."
+    ),
+    "FreezeCleared": lambda f: (
+        "Nothing to do: steps resume at the first evaluation with health out of red."
+    ),
+    "ControlIgnored": lambda f: (
+        f"Check the control's annotation ({f.describe}, status.controls): it names another "
+        "revision or red episode than the gate's, or cannot be read; give it again for the "
+        "current one if it is still wanted."
+    ),
 }
 
 

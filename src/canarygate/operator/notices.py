@@ -41,7 +41,9 @@ from canarygate.operator.next_steps import Facts, next_step
 SCHEMA: Final = "canarygate.io/notification/v1"
 
 # Reasons whose write appended the move to `status.history` (its last entry is this change).
-_MOVES: Final = frozenset({"RolloutStarted", "Advanced", "Promoted", "RolledBack"})
+_MOVES: Final = frozenset(
+    {"RolloutStarted", "Advanced", "Promoted", "RolledBack", "Aborted", "ForcePromoted"}
+)
 _GUARDRAIL_LIMITS: Final = ("severity", "max", "maxIncrease")
 
 

@@ -9,7 +9,9 @@ series and nothing here needs them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -23,8 +25,9 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from canarygate.core.checks import CheckVerdict
 from canarygate.core.decisions import Decision
-from canarygate.core.vocabulary import Action
+from canarygate.core.vocabulary import Action, Health, Verdict
 
 if TYPE_CHECKING:
     from canarygate.evaluating import ClientPool, TickReport
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("canarygate.decisions")
 
 _TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_BREACH_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# Exposure between two evaluations counts at most this many intervals (a gate not seen for
+# longer, during a backoff or an outage of the operator, is not counted for the gap).
+_EXPOSURE_INTERVALS = 3
 
 
 class Observer:
@@ -97,7 +104,40 @@ class Observer:
             registry=r,
         )
         self.leader.set(1)
+        # Release safety: how long canaries stayed exposed to trouble, how fast it was acted
+        # on, and what people overrode.
+        self.exposure_at_risk = Counter(
+            "canarygate_exposure_at_risk_seconds",
+            "Seconds a gate's canary had traffic while customer health was red or a guardrail "
+            "or check failed (counted per evaluation, since the previous one).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self.breach_to_action = Histogram(
+            "canarygate_breach_to_action_seconds",
+            "From the first evaluation that saw a breach on an exposed canary (red health, a "
+            "failing guardrail or check) to all traffic on stable, by what sent it there.",
+            ["action"],
+            buckets=_BREACH_BUCKETS,
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "canarygate_rollbacks",
+            "Rollbacks, by gate and by what decided them (decision or abort).",
+            ["namespace", "name", "trigger"],
+            registry=r,
+        )
+        self.forced_promotions = Counter(
+            "canarygate_forced_promotions",
+            "Promotions forced by a person (canarygate.io/promote), by gate.",
+            ["namespace", "name"],
+            registry=r,
+        )
         self._gates: dict[tuple[str, str], int] = {}
+        # Per gate (namespace, name), monotonic seconds: its last evaluation, and when this
+        # replica first saw its canary exposed to a breach in the current rollout.
+        self._evaluated: dict[tuple[str, str], float] = {}
+        self._breach_seen: dict[tuple[str, str], float] = {}
 
     def leading(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)
@@ -118,6 +158,48 @@ class Observer:
             self.gate_weight.labels(new.key.namespace, new.key.name).set(new.state.weight / 100)
         elif old is not None:
             self.gate_weight.remove(old.key.namespace, old.key.name)
+            self._forget_gate(old.key.namespace, old.key.name)
+
+    def _forget_gate(self, namespace: str, name: str) -> None:
+        """A deleted gate's series go with it (they are per gate)."""
+        self._evaluated.pop((namespace, name), None)
+        self._breach_seen.pop((namespace, name), None)
+        for counter in (self.exposure_at_risk, self.forced_promotions):
+            with contextlib.suppress(KeyError):
+                counter.remove(namespace, name)
+        for trigger in ("decision", "abort"):
+            with contextlib.suppress(KeyError):
+                self.rollbacks.remove(namespace, name, trigger)
+
+    def before_transition(self, record: GateRecord, decision: Decision) -> None:
+        """Exposure at risk since the gate's last evaluation, and when a breach was first seen
+        (for breach-to-action); an observing gate moves no traffic and exposes nobody."""
+        now = time.monotonic()
+        gate = (record.key.namespace, record.key.name)
+        mark = self._evaluated.get(gate)
+        self._evaluated[gate] = now
+        if record.observing:
+            return
+        breach = decision.weight_current > 0 and _breached(decision)
+        if breach and mark is not None:
+            gap = min(now - mark, _EXPOSURE_INTERVALS * record.interval_seconds)
+            self.exposure_at_risk.labels(*gate).inc(gap)
+        if breach:
+            self._breach_seen.setdefault(gate, now)
+        elif decision.action is not Action.ROLLBACK:
+            self._breach_seen.pop(gate, None)
+
+    def rolled_back(self, record: GateRecord, trigger: str) -> None:
+        """All traffic is on stable: count it, and time it from the breach first seen."""
+        gate = (record.key.namespace, record.key.name)
+        self.rollbacks.labels(*gate, trigger).inc()
+        seen = self._breach_seen.pop(gate, None)
+        if seen is not None:
+            action = "abort" if trigger == "abort" else "rollback"
+            self.breach_to_action.labels(action).observe(time.monotonic() - seen)
+
+    def force_promoted(self, record: GateRecord) -> None:
+        self.forced_promotions.labels(record.key.namespace, record.key.name).inc()
 
     def tick_finished(self, seconds: float) -> None:
         self.tick_duration.observe(seconds)
@@ -161,6 +243,14 @@ class Observer:
                 "weight_next": decision.weight_current if held else decision.weight_next,
             },
         )
+
+
+def _breached(decision: Decision) -> bool:
+    return (
+        decision.health is Health.RED
+        or any(g.verdict is Verdict.FAIL for g in decision.guardrails)
+        or any(c.ran and c.verdict is CheckVerdict.FAIL for c in decision.checks)
+    )
 
 
 class _StatsCollector(Collector):

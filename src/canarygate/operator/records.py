@@ -14,16 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from canarygate.api.controls import controls_of
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
+from canarygate.api.memory import check_records_from_status, freeze_from_status
 from canarygate.api.status import significant
 from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given
+from canarygate.core.controls import (
+    REVISION_CONTROLS,
+    Control,
+    ControlKind,
+    ControlOutcome,
+    Controls,
+    applying,
+    judge_controls,
+)
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
+from canarygate.core.incidents import judge_clearance
 from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
-from canarygate.core.vocabulary import Phase
+from canarygate.core.vocabulary import Enforcement, Phase
 from canarygate.traffic import backend_for
 
 FINALIZER = "canarygate.io/restore-traffic"
@@ -47,15 +59,40 @@ class Intent:
     weight_to: int
     revision: str | None
     decided_at: datetime
+    # "promote" for a forced promotion (canarygate.io/promote), else None.
+    control: str | None = None
 
     def to_status(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "action": self.action,
             "fromWeight": self.weight_from,
             "toWeight": self.weight_to,
             "revision": self.revision,
             "decidedAt": self.decided_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
+        if self.control:
+            found["control"] = self.control
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A control as `status.controls` acknowledged it."""
+
+    kind: ControlKind
+    target: str | None
+    by: str | None
+    reason: str | None
+    at: str | None
+    applied: bool
+
+    def same(self, control: Control) -> bool:
+        return (self.target, self.by, self.reason, self.at) == (
+            control.target,
+            control.by,
+            control.reason,
+            control.at,
+        )
 
 
 @dataclass(slots=True)
@@ -88,6 +125,12 @@ class GateRecord:
     approvals: frozenset[str] = frozenset()
     approval_key: str | None = None
     approval_since: str | None = None
+    # Manual controls given (annotations) and acknowledged (status.controls); the spec's
+    # enforcement and the one this rollout started with (a change starts a new rollout).
+    controls: tuple[Control, ...] = ()
+    acknowledged: tuple[Acknowledged, ...] = ()
+    enforcement: Enforcement = Enforcement.ACT
+    status_enforcement: Enforcement | None = None
     # Scheduling, in memory only.
     due: float = 0.0
     failures: int = 0
@@ -97,6 +140,8 @@ class GateRecord:
     # it, so time spent processing never stretches the rhythm.
     last_due: float | None = None
     notes: dict[str, str] = field(default_factory=dict)  # last Event reason per topic
+    # A change (an approval, a control) arrived while the gate was busy: see it again at once.
+    poked: bool = False
     _planned: tuple[PlannedQuery, ...] | None = None
 
     @property
@@ -113,8 +158,83 @@ class GateRecord:
 
     @property
     def needs_start(self) -> bool:
-        """A first sighting, or a new revision: a new rollout starts from step 0."""
-        return not self.started or self.status_revision != self.revision
+        """A first sighting, a new revision, or a new enforcement (act or observe): a new
+        rollout starts from step 0. A status written before enforcement existed acted."""
+        recorded = self.status_enforcement or Enforcement.ACT
+        return (
+            not self.started
+            or self.status_revision != self.revision
+            or recorded is not self.enforcement
+        )
+
+    @property
+    def observing(self) -> bool:
+        """`spec.enforcement: observe`: decide, record, notify; never write a routing object."""
+        return self.enforcement is Enforcement.OBSERVE
+
+    def control_outcomes(self) -> tuple[ControlOutcome, ...]:
+        """What each control given does now: the revision controls, then the clearance."""
+        outcomes = judge_controls(self.controls, self.revision, self.state.phase)
+        clearances = tuple(
+            judge_clearance(c, self.state.freeze)
+            for c in self.controls
+            if c.kind is ControlKind.CLEAR_FREEZE
+        )
+        return (*outcomes, *clearances)
+
+    @property
+    def decide_controls(self) -> Controls:
+        """What `decide` takes: the pause in force, the clearances given."""
+        return Controls(
+            pause=applying(judge_controls(self.controls, self.revision, self.state.phase),
+                           ControlKind.PAUSE),
+            clearances=tuple(c for c in self.controls if c.kind is ControlKind.CLEAR_FREEZE),
+        )  # fmt: skip
+
+    def acknowledged_of(self, kind: ControlKind) -> Acknowledged | None:
+        return next((a for a in self.acknowledged if a.kind is kind), None)
+
+    def unacknowledged(self) -> tuple[ControlOutcome, ...]:
+        """Controls whose current effect status does not say yet: new ones, and those whose
+        effect changed because the revision did (a pause for the last revision is now
+        ignored). A forced move that finished the rollout is not acknowledged again as
+        ignored: it did its work."""
+        found = []
+        for outcome in self.control_outcomes():
+            known = self.acknowledged_of(outcome.control.kind)
+            if (
+                known is None
+                or not known.same(outcome.control)
+                or (
+                    known.applied != outcome.applies
+                    and (
+                        outcome.applies
+                        or (
+                            outcome.control.kind in REVISION_CONTROLS
+                            and outcome.control.target != (self.revision or "")
+                        )
+                    )
+                )
+            ):
+                found.append(outcome)
+        return tuple(found)
+
+    def urgent_control(self) -> ControlOutcome | None:
+        """An abort or a forced promotion that applies and was not carried out yet: it is
+        acted on at once, without waiting for an evaluation."""
+        for outcome in self.unacknowledged():
+            if outcome.applies and outcome.control.kind in (ControlKind.ABORT, ControlKind.PROMOTE):
+                return outcome
+        return None
+
+    def resumed(self) -> bool:
+        """The pause status acknowledged no longer holds: its annotation is gone."""
+        known = self.acknowledged_of(ControlKind.PAUSE)
+        return (
+            known is not None
+            and known.applied
+            and not any(c.kind is ControlKind.PAUSE for c in self.controls)
+        )
 
     @property
     def terminal(self) -> bool:
@@ -129,6 +249,7 @@ class GateRecord:
             and not self.needs_start
             and self.intent is None
             and not self.terminal
+            and self.urgent_control() is None
         )
 
 
@@ -148,6 +269,7 @@ class _FromSpec:
     traffic_settings: Mapping[str, Any]
     prometheus_address: str | None
     prometheus_timeout_seconds: float | None
+    enforcement: Enforcement = Enforcement.ACT
 
 
 def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> GateRecord:
@@ -167,6 +289,7 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
             previous.traffic_settings,
             previous.prometheus_address,
             previous.prometheus_timeout_seconds,
+            previous.enforcement,
         )
     else:
         parsed = _parse_spec(body)
@@ -202,6 +325,10 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         approvals=approvals_of(metadata),
         approval_key=(status.get("approval") or {}).get("key"),
         approval_since=(status.get("approval") or {}).get("waitingSince"),
+        controls=controls_of(metadata),
+        acknowledged=acknowledged_of(status.get("controls")),
+        enforcement=parsed.enforcement,
+        status_enforcement=_enforcement(status.get("enforcement")),
     )
     if previous is not None and parsed.spec is previous.spec:
         record._planned = previous._planned  # same spec, same queries
@@ -245,6 +372,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         dict(traffic.get(provider) or {}),
         address,
         timeout,
+        spec.enforcement if spec is not None else Enforcement.ACT,
     )
 
 
@@ -252,6 +380,29 @@ def approvals_of(metadata: Mapping[str, Any]) -> frozenset[str]:
     """The approvals given on a gate (see core.approval)."""
     value = (metadata.get("annotations") or {}).get(APPROVE_ANNOTATION)
     return approvals_given(value if isinstance(value, str) else None)
+
+
+def acknowledged_of(raw: Any) -> tuple[Acknowledged, ...]:
+    """The controls `status.controls` acknowledges (entries it cannot read are skipped)."""
+    found = []
+    for entry in raw or ():
+        if not isinstance(entry, Mapping):
+            continue
+        try:
+            kind = ControlKind(str(entry.get("type")))
+        except ValueError:
+            continue
+        texts = [entry.get(k) for k in ("revision", "by", "reason", "requestedAt")]
+        target, by, reason, at = (t if isinstance(t, str) else None for t in texts)
+        found.append(Acknowledged(kind, target, by, reason, at, entry.get("applied") is True))
+    return tuple(found)
+
+
+def _enforcement(value: Any) -> Enforcement | None:
+    try:
+        return Enforcement(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def state_from_status(status: Mapping[str, Any]) -> GateState:
@@ -270,6 +421,8 @@ def state_from_status(status: Mapping[str, Any]) -> GateState:
         phase=phase,
         consecutive_passes=max(0, _int_or_none(status.get("consecutivePasses")) or 0),
         guardrail_failures=failures,
+        freeze=freeze_from_status(status.get("freeze")),
+        checks=check_records_from_status(status.get("checks")),
     )
 
 
@@ -280,12 +433,14 @@ def intent_from_status(raw: Any) -> Intent | None:
     if decided is None:
         return None
     revision = raw.get("revision")
+    control = raw.get("control")
     return Intent(
         action=str(raw.get("action", "")),
         weight_from=_clamp_weight(raw.get("fromWeight")),
         weight_to=_clamp_weight(raw.get("toWeight")),
         revision=None if revision is None else str(revision),
         decided_at=decided,
+        control=control if isinstance(control, str) else None,
     )
 
 

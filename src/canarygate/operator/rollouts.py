@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from canarygate.core.controls import ControlKind
 from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, CanarygateError, NotLeader
 from canarygate.core.vocabulary import Action
 from canarygate.kube import KubeError
-from canarygate.operator import drifting, holding, lifecycle, moving
+from canarygate.operator import controlling, drifting, holding, lifecycle, moving
 from canarygate.operator.context import (
     AT_INTERVAL,
     GateContext,
@@ -30,6 +31,7 @@ from canarygate.operator.context import (
     Next,
     Notify,
     RolloutSettings,
+    SafetyMetrics,
 )
 from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import FINALIZER, GateRecord
@@ -47,9 +49,10 @@ class Rollouts:
         settings: RolloutSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notify: Notify | None = None,
+        safety: SafetyMetrics | None = None,
     ) -> None:
         self.settings = settings or RolloutSettings()
-        self.context = GateContext(store, remember, self.settings, clock, notify)
+        self.context = GateContext(store, remember, self.settings, clock, notify, safety)
 
     async def process(self, record: GateRecord, decision: Decision | None) -> Next:
         """One transition of one gate; never raises for a problem of that gate."""
@@ -83,8 +86,14 @@ class Rollouts:
             return Next(after=0.0)
         if record.needs_start:
             return await lifecycle.start(ctx, record)
+        urgent = record.urgent_control()
+        if urgent is not None and urgent.control.kind is ControlKind.ABORT:
+            return await controlling.abort(ctx, record, urgent)  # before any move in flight
         if record.intent is not None:
             return await moving.complete(ctx, record, record.intent)
+        if urgent is not None:
+            return await controlling.force_promote(ctx, record, urgent)
+        await controlling.acknowledge(ctx, record)
         if record.terminal:
             return await drifting.keep_terminal(ctx, record)
         drift = await drifting.drift_check(ctx, record, decision)

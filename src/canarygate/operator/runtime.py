@@ -21,7 +21,16 @@ from typing import Any
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.errors import ConfigurationError, SpecError
-from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
+from canarygate.core.observations import Observations
+from canarygate.evaluating import (
+    ClientPool,
+    Connection,
+    GateName,
+    MissingAddress,
+    config_for,
+    decide_checked,
+    evaluate_specs,
+)
 from canarygate.metrics.prometheus import PrometheusConfig
 from canarygate.operator.context import Notify
 from canarygate.operator.logs import gate_fields
@@ -29,6 +38,7 @@ from canarygate.operator.observing import Observer
 from canarygate.operator.records import GateKey, GateRecord, key_of, record_from
 from canarygate.operator.rollouts import Next, Rollouts, RolloutSettings
 from canarygate.operator.scheduling import DueQueue
+from canarygate.webhooks import WebhookCaller
 
 log = logging.getLogger("canarygate.operator")
 
@@ -61,8 +71,14 @@ class Runtime:
         self.records: dict[GateKey, GateRecord] = {}
         self.queue: DueQueue[GateKey] = DueQueue()
         self.pool = ClientPool()
+        self.webhooks = WebhookCaller()
         self.rollouts = Rollouts(
-            rollouts_store, self.remember, settings.rollouts, clock=settings.clock, notify=notify
+            rollouts_store,
+            self.remember,
+            settings.rollouts,
+            clock=settings.clock,
+            notify=notify,
+            safety=self.observer,
         )
         self._busy: set[GateKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,14 +105,18 @@ class Runtime:
             record.last_drift_check = old.last_drift_check
             record.last_due = old.last_due
             record.notes = old.notes
+            record.poked = old.poked
         self.records[key] = record
         changed = (
             old is None
             or record.generation != old.generation
             or record.deleting != old.deleting
             or record.approvals != old.approvals  # an approval takes effect at once
+            or record.controls != old.controls  # so does a control: an abort is urgent
         )
-        if changed and key not in self._busy:
+        if changed and key in self._busy:
+            record.poked = True  # seen again as soon as the transition in flight is done
+        elif changed:
             self.queue.schedule(key, time.monotonic())
         self.observer.gate_changed(old, record)
 
@@ -164,6 +184,7 @@ class Runtime:
         self.queue.discard(GateKey("", ""))
         await self._drain()
         await self.pool.aclose()
+        await self.webhooks.aclose()
 
     def _tick(self, due: list[tuple[GateKey, float]]) -> None:
         records = []
@@ -230,6 +251,7 @@ class Runtime:
                 client,
                 at,
                 planned=[r.planned for r in group if r.spec is not None],
+                controls=[r.decide_controls for r in group if r.spec is not None],
             )
         except Exception:  # the evaluation path never raises for telemetry; this is a bug
             log.exception("evaluating %d gates against %s failed", len(group), config.address)
@@ -239,12 +261,40 @@ class Runtime:
         self.observer.evaluated(report, time.monotonic() - started)
         await asyncio.gather(
             *(
-                self._process(record, decision)
-                for record, decision in zip(group, report.decisions, strict=True)
+                self._checked_then_process(record, decision, observed)
+                for record, decision, observed in zip(
+                    group, report.decisions, report.observations, strict=True
+                )
             )
         )
 
+    async def _checked_then_process(
+        self, record: GateRecord, decision: Decision, observed: Observations
+    ) -> None:
+        """A decision that still needs webhook checks' answers is made again with them (only
+        this gate waits for its hooks), then the gate takes its transition."""
+        if decision.checks_wanted and record.spec is not None:
+            try:
+                decision = await decide_checked(
+                    record.spec,
+                    record.state,
+                    observed,
+                    decision,
+                    self.webhooks,
+                    GateName(record.key.namespace, record.key.name, record.revision),
+                    controls=record.decide_controls,
+                )
+            except Exception:  # the client never raises for a hook; this is a bug: hold
+                log.exception(
+                    "gate %s: calling its webhook checks failed",
+                    record.key,
+                    extra=gate_fields(record.key, record.revision),
+                )
+        await self._process(record, decision)
+
     async def _process(self, record: GateRecord, decision: Decision | None) -> None:
+        if decision is not None:
+            self.observer.before_transition(record, decision)
         async with self._limit:
             try:
                 outcome = await self.rollouts.process(record, decision)
@@ -282,6 +332,9 @@ class Runtime:
             # One interval after it was last due, on the shared grid, never in the past.
             base = record.last_due if record.last_due is not None else now
             due = _on_grid(max(base + delay, now), record.interval_seconds)
+        if record.poked:  # something arrived while it was busy (an approval, a control)
+            record.poked = False
+            due = now
         earlier = self.queue.due_at(key)
         self.queue.schedule(key, due if earlier is None else min(due, earlier))
 

@@ -26,6 +26,13 @@ class EventReason(StrEnum):
     INTENT_COMPLETED = "IntentCompleted"
     INTENT_ABANDONED = "IntentAbandoned"
     TRAFFIC_RESTORED = "TrafficRestored"
+    # Manual controls acknowledged (operator.controlling).
+    PAUSED = "Paused"
+    RESUMED = "Resumed"
+    ABORTED = "Aborted"
+    FORCE_PROMOTED = "ForcePromoted"
+    FREEZE_CLEARED = "FreezeCleared"
+    CONTROL_IGNORED = "ControlIgnored"
 
 
 class ConditionType(StrEnum):

@@ -4,7 +4,7 @@ all week at 25 %?")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from canarygate.core.decisions import Decision
 from canarygate.core.state import GateState
@@ -59,9 +59,4 @@ def _held(state: GateState) -> GateState:
     phase = state.phase
     if phase in TERMINAL_PHASES or phase is Phase.INVALID:
         phase = Phase.PROGRESSING if state.weight > 0 else Phase.PENDING
-    return GateState(
-        weight=state.weight,
-        phase=phase,
-        consecutive_passes=state.consecutive_passes,
-        guardrail_failures=state.guardrail_failures,
-    )
+    return replace(state, phase=phase)

@@ -1,7 +1,9 @@
 """Replay one gate over a past range: fetch every query over the whole range at once (range
 queries, `metrics.ranges`), then decide at every point with the same `core.decide` the
 operator calls, carrying the gate's state (weight, consecutive passes, guardrail failure
-counts, phase) from one evaluation to the next as the operator persists it in status.
+counts, phase, a freeze's red episode, the checks' results) from one evaluation to the next as
+the operator persists it in status. Webhook checks are not called in a replay (the past cannot
+be asked): each is taken as having answered 2xx, as approvals are taken as given.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from canarygate.core.checks import CheckResult
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.queries import plan_queries
@@ -37,6 +40,14 @@ class Replay:
     fetch_seconds: float
     decide_seconds: float
     queries: int  # distinct planned queries per evaluation
+
+
+def _replayed(decision: Decision) -> dict[str, CheckResult]:
+    step = decision.checks_step if decision.checks_step is not None else decision.weight_current
+    return {
+        name: CheckResult(step=step, status_code=200, message="not called in a replay")
+        for name in decision.checks_wanted
+    }
 
 
 async def replay_gate(
@@ -69,6 +80,8 @@ async def replay_gate(
     for index in range(grid.count):
         observations = {key: columns[key][index] for key in keys}
         decision = decide(spec, state, observations, grid.instant(index))
+        if decision.checks_wanted:
+            decision = decide(spec, state, observations, decision.at, checks=_replayed(decision))
         decisions.append(decision)
         state = path.next_state(decision)
         if progress is not None and (index + 1) % _DECIDING_REPORT_EVERY == 0:

@@ -18,15 +18,22 @@ import yaml
 from canarygate.api.fields import (
     BURN_WINDOW_BOUNDS,
     COMPLIANCE_WINDOW_BOUNDS,
+    FREEZE_COOLDOWN_BOUNDS,
     INTERVAL_BOUNDS,
     SAMPLE_AGE_BOUNDS,
     TIMEOUT_BOUNDS,
+    WEBHOOK_TIMEOUT_BOUNDS,
     DurationBounds,
 )
 from canarygate.api.v1alpha1 import (
+    CHECK_BOUNDS_MESSAGE,
+    CHECK_KIND_MESSAGE,
+    CHECK_ORDER_MESSAGE,
     FIRST_STEP_MESSAGE,
     GUARDRAIL_LABELS_MESSAGE,
     GUARDRAIL_SEGMENTS_MESSAGE,
+    HOTFIX_INCIDENT_MESSAGE,
+    INCIDENT_HOTFIX_MESSAGE,
     JOURNEY_LABELS_MESSAGE,
     JOURNEY_RECORDED_MESSAGE,
     JOURNEY_SEGMENTS_MESSAGE,
@@ -209,6 +216,8 @@ DURATION_FIELDS: dict[str, DurationBounds] = {
     "spec.health.yellow.burnRates[].short": BURN_WINDOW_BOUNDS,
     "spec.canary.interval": INTERVAL_BOUNDS,
     "spec.health.maxSampleAge": SAMPLE_AGE_BOUNDS,
+    "spec.canary.checks[].webhook.timeout": WEBHOOK_TIMEOUT_BOUNDS,
+    "spec.policy.freezeCooldown": FREEZE_COOLDOWN_BOUNDS,
 }
 _UNIT_FACTORS = (
     ("ms", "1.0"), ("s", "1000.0"), ("m", "60000.0"), ("h", "3600000.0"),
@@ -281,3 +290,13 @@ def test_the_schemas_bound_the_segments_a_gate_names() -> None:
     crd = canonical_crd(crd_schema())
     segments = crd["properties"]["spec"]["properties"]["journeys"]["items"]["properties"]
     assert segments["segments"]["maxProperties"] == 100
+
+
+def test_hotfix_and_check_rules_have_the_models_messages() -> None:
+    spec = crd_schema()["properties"]["spec"]["properties"]
+    factors = spec["risk"]["properties"]["factors"]["x-kubernetes-validations"]
+    assert [r["message"] for r in factors] == [HOTFIX_INCIDENT_MESSAGE, INCIDENT_HOTFIX_MESSAGE]
+    check = spec["canary"]["properties"]["checks"]["items"]
+    assert [r["message"] for r in check["x-kubernetes-validations"]] == [CHECK_KIND_MESSAGE]
+    query = check["properties"]["prometheus"]["x-kubernetes-validations"]
+    assert [r["message"] for r in query][:2] == [CHECK_BOUNDS_MESSAGE, CHECK_ORDER_MESSAGE]

@@ -26,6 +26,7 @@ EVERYTHING: dict[str, Any] = {
     "notifications": {"secrets": [{"name": "slack"}, {"name": "pager", "namespace": "shop"}]},
     "prometheus": {"address": "http://prometheus.monitoring:9090"},
     "serviceMonitor": {"enabled": True},
+    "admissionPolicy": {"enabled": True},
 }
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
@@ -132,6 +133,8 @@ def test_helm_lint_passes(values: dict[str, Any], tmp_path: Path) -> None:
         ({"logFormat": "yaml"}, "value must be one of 'json', 'text'"),
         ({"replicaCount": -1}, "minimum"),
         ({"notifications": {"secrets": [{"namespace": "x"}]}}, "missing property 'name'"),
+        ({"admissionPolicy": {"groups": ["it's"]}}, "does not match pattern"),
+        ({"admissionPolicy": {"validationActions": ["Allow"]}}, "value must be one of"),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, Any], message: str) -> None:
@@ -496,3 +499,54 @@ def test_names_follow_the_release_and_the_image_the_app_version() -> None:
     assert container(docs)["image"] == f"ghcr.io/canarygate/canarygate:{app_version}"
     digest = "sha256:" + "a" * 64
     assert container(render({"image": {"digest": digest}}))["image"].endswith("@" + digest)
+
+
+# -- the admission policy ------------------------------------------------------------------------
+
+
+def test_the_admission_policy_is_off_by_default() -> None:
+    kinds = {doc["kind"] for doc in render()}
+    assert "ValidatingAdmissionPolicy" not in kinds
+    assert "ValidatingAdmissionPolicyBinding" not in kinds
+
+
+def test_the_admission_policy_reserves_the_exposure_annotations_for_its_groups() -> None:
+    docs = render(
+        {
+            "admissionPolicy": {"enabled": True, "groups": ["release", "sre:leads"]},
+            "scope": "namespaced",
+            "watchNamespaces": ["shop", "pay"],
+        }
+    )
+    policy = only(docs, "ValidatingAdmissionPolicy")
+    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert selector == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop", "pay"]}
+    ]
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    [resources] = spec["matchConstraints"]["resourceRules"]
+    assert resources["resources"] == ["canarygates"]  # not canarygates/status: the operator's
+    assert resources["operations"] == ["CREATE", "UPDATE"]
+    variables = {v["name"]: v["expression"] for v in spec["variables"]}
+    for annotation in (
+        "canarygate.io/promote",
+        "canarygate.io/approve",
+        "canarygate.io/clear-freeze",
+    ):
+        assert f"'{annotation}'" in variables["changed"]
+    for annotation in ("canarygate.io/pause", "canarygate.io/abort", "canarygate.io/resume"):
+        assert annotation not in variables["changed"]
+    assert variables["allowed"] == 'request.userInfo.groups.exists(g, g in ["release","sre:leads"])'
+    [validation] = spec["validations"]
+    assert "only members of release, sre:leads" in validation["messageExpression"]
+
+
+def test_cluster_scope_binds_the_policy_in_every_namespace() -> None:
+    docs = render({"admissionPolicy": {"enabled": True, "validationActions": ["Warn", "Audit"]}})
+    binding = only(docs, "ValidatingAdmissionPolicyBinding")
+    assert "matchResources" not in binding["spec"]
+    assert binding["spec"]["validationActions"] == ["Warn", "Audit"]

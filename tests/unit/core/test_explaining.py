@@ -35,7 +35,7 @@ def test_a_red_journey_names_each_rule_with_both_windows() -> None:
     spec = gate()
     observations = journey_observations(spec, "checkout", 0.02)  # burn 20 everywhere
     lines = lines_of(spec, observations)
-    assert lines[0] == "decided hold (25% -> 25%) by precedence rule 5 (the mode does not advance)"
+    assert lines[0] == "decided hold (25% -> 25%) by precedence rule 6 (the mode does not advance)"
     assert "  red if burn >= 14.4 over both 1h and 5m: 1h 20, 5m 20 -> YES" in lines
     assert "  yellow if burn >= 3 over both 1d and 2h: 1d 20, 2h 20 -> YES" in lines
     assert any(line.startswith("mode freeze: red x low in the default matrix") for line in lines)
@@ -126,7 +126,7 @@ def test_a_success_metric_explains_its_lift_and_what_it_decides() -> None:
     )
     worse = {**healthy(spec), **success_observations("conversion", 0.045, 0.05)}
     at_last = lines_of(spec, worse, GateState(weight=50, phase=Phase.PROGRESSING))
-    assert at_last[0].startswith("decided hold (50% -> 50%) by precedence rule 7 (the last step")
+    assert at_last[0].startswith("decided hold (50% -> 50%) by precedence rule 8 (the last step")
     assert "success metric conversion (higher is better, margin 1.0%): worse" in at_last
     assert "  samples canary 5000, baseline 2e+04 vs minSamples 1000" in at_last
     assert (

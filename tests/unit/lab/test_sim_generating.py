@@ -88,6 +88,16 @@ def test_exposition_has_counters_histograms_and_weight_gauge() -> None:
     assert 'canarygate_simulator_weight_source_up{provider="static"} 1.0' in text
 
 
+def test_the_canary_probe_fails_while_its_fault_is_on() -> None:
+    sim = simulator()
+    assert 'probe_success{target="canary"} 1.0' in sim.render()
+    sim.set_faults(Faults.from_json({"probeFails": True}))
+    text = sim.render()
+    assert 'probe_success{target="canary"} 0.0' in text
+    assert 'probe_success{target="stable"} 1.0' in text
+    assert Faults.from_json({}).probe_fails is False
+
+
 def test_weight_source_down_keeps_the_weight() -> None:
     sim = simulator()
     sim.set_weight(40)
@@ -104,6 +114,7 @@ def test_weight_source_down_keeps_the_weight() -> None:
         ({"addedLatencySeconds": -1}, ">= 0"),
         ({"journeys": "checkout"}, "list"),
         ({"bogus": 1}, "unknown"),
+        ({"probeFails": "yes"}, "true or false"),
     ],
 )
 def test_invalid_faults_are_refused(body: dict[str, Any], message: str) -> None:
@@ -129,6 +140,7 @@ def test_http_faults_round_trip(served: tuple[Simulator, str]) -> None:
         "addedLatencySeconds": 0.1,
         "journeys": ["checkout"],
         "fleetErrorRatio": 0.0,
+        "probeFails": False,
     }
     response = httpx.post(f"{url}/faults", json=body)
     assert response.status_code == 200

@@ -138,7 +138,13 @@ class Harness:
         self.now += advance_clock
         record = self.record(name)
         decision = (
-            decide(record.spec, record.state, measure(record), self.now)
+            decide(
+                record.spec,
+                record.state,
+                measure(record),
+                self.now,
+                controls=record.decide_controls,
+            )
             if record.evaluable and record.spec is not None
             else None
         )

@@ -163,13 +163,17 @@ def healthy(record: Any) -> Any:
 
 async def test_freeze_unfreeze_hold_error_and_invalid_are_each_announced_with_what_to_do() -> None:
     fake = cluster()
+    fake.gates[(NS, "checkout")]["spec"]["policy"] = {"freezeCooldown": "1m"}
     harness = NotifyingHarness(fake)
     await harness.run_until(lambda s: s.get("weight") == 10)
     refused = Missing(MissingKind.QUERY_ERROR, "guardrail error-rate canary query: parse error")
     for measure in (
         red,  # Frozen
         red,  # nothing new
-        healthy_but(Role.SAMPLES, 10.0),  # out of freeze into an inconclusive hold: Unfrozen
+        healthy,  # out of red, cooling down: HoldStarted
+        healthy_but(
+            Role.SAMPLES, 10.0
+        ),  # the cooldown (1m) is over, an inconclusive hold: Unfrozen
         healthy_but(Role.CANARY, refused),  # QueryError
         silent,  # health unknown: HoldStarted
     ):
@@ -181,10 +185,14 @@ async def test_freeze_unfreeze_hold_error_and_invalid_are_each_announced_with_wh
 
     documents = [notice(t, AT) for t in harness.announced]
     assert [d["reason"] for d in documents] == fake.reasons()  # the Events, one for one
-    later = {d["reason"]: d for d in documents[2:]}
-    assert list(later) == [
-        "Frozen", "Unfrozen", "QueryError", "HoldStarted", "InvalidSpec",
+    assert [d["reason"] for d in documents[2:]] == [
+        "Frozen", "HoldStarted", "Unfrozen", "QueryError", "HoldStarted", "InvalidSpec",
     ]  # fmt: skip
+    cooling = documents[3]
+    assert cooling["message"].startswith("hold: frozen: checkout red since 12:04:00 UTC; cooldown")
+    assert cooling["cell"]["mode"] == "freeze"
+    assert "clear-freeze shop/checkout" in cooling["nextStep"]
+    later = {d["reason"]: d for d in documents[2:]}
     frozen = later["Frozen"]
     assert frozen["type"] == "Warning"
     assert frozen["cell"] == {"health": "red", "risk": "low", "mode": "freeze", "action": "hold"}

@@ -167,3 +167,45 @@ async def test_a_move_that_waits_is_counted_and_logged_as_a_hold(
     assert (moved.levelno, moved.action, moved.weight_next) == (logging.INFO, "advance", 50)  # type: ignore[attr-defined]
     assert (moved.gate, moved.revision) == ("shop/checkout", "v2")  # type: ignore[attr-defined]
     await pool.aclose()
+
+
+def test_release_safety_exposure_breach_to_action_and_overrides_per_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exposure counts the time since the last evaluation while a canary with traffic is in
+    breach; breach-to-action runs from the first evaluation that saw it to the rollback."""
+    observer, _, _ = observed()
+    clock = iter([100.0, 110.0, 125.0, 131.0, 200.0, 210.0])
+    monkeypatch.setattr("canarygate.operator.observing.time.monotonic", lambda: next(clock))
+    body = gate_body()
+    body["metadata"]["namespace"] = "shop"
+    body["status"] = started("Progressing", weight=10)
+    record = record_from(body)
+    assert record.spec is not None
+    at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    fine = decide(record.spec, record.state, healthy(record), at)
+    failing = decide(
+        record.spec,
+        record.state,
+        {k: (0.5 if k.role.value == "canary" else v) for k, v in healthy(record).items()},
+        at,
+    )
+    observer.before_transition(record, fine)  # 100: the first evaluation, nothing counted
+    observer.before_transition(record, failing)  # 110: breach seen, 10 s exposed
+    observer.before_transition(record, failing)  # 125: 15 s more
+    observer.rolled_back(record, "decision")  # 131: 21 s after the breach was first seen
+    gate = {"namespace": "shop", "name": "checkout"}
+    assert value(observer, "canarygate_exposure_at_risk_seconds_total", **gate) == 25.0
+    assert value(observer, "canarygate_breach_to_action_seconds_sum", action="rollback") == 21.0
+    assert value(observer, "canarygate_rollbacks_total", **gate, trigger="decision") == 1.0
+    observer.force_promoted(record)
+    assert value(observer, "canarygate_forced_promotions_total", **gate) == 1.0
+    # A breach that ends without a rollback is not timed; an abort without a breach neither.
+    observer.before_transition(record, failing)  # 200
+    observer.before_transition(record, fine)  # 210: over
+    observer.rolled_back(record, "abort")
+    assert value(observer, "canarygate_breach_to_action_seconds_count", action="rollback") == 1.0
+    assert value(observer, "canarygate_rollbacks_total", **gate, trigger="abort") == 1.0
+    observer.gate_changed(record, None)  # deleted: its series go
+    text = generate_latest(observer.registry).decode()
+    assert 'name="checkout"' not in text
