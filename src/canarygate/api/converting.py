@@ -8,6 +8,7 @@ from canarygate.api.v1alpha1 import (
     CanaryGateStatusModel,
     GuardrailModel,
     HealthPolicyModel,
+    HealthRuleModel,
     HealthTierModel,
     JourneyModel,
     MatrixModel,
@@ -16,10 +17,13 @@ from canarygate.api.v1alpha1 import (
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy, ApprovalSteps
 from canarygate.core.durations import parse_duration
+from canarygate.core.presets import preset_rule
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
+    BurnCondition,
     BurnRateRule,
     CanarySpec,
+    CombinedRule,
     GateSpec,
     GuardrailSpec,
     HealthPolicy,
@@ -172,6 +176,23 @@ def _health_policy(override: HealthPolicyModel | None) -> HealthPolicy:
         red=_tier(override.red, DEFAULT_HEALTH_POLICY.red),
         yellow=_tier(override.yellow, DEFAULT_HEALTH_POLICY.yellow),
         max_sample_age=parse_duration(override.max_sample_age),
+        rules=tuple(_combined_rule(r) for r in override.rules or []),
+    )
+
+
+def _combined_rule(rule: HealthRuleModel) -> CombinedRule:
+    journeys = tuple(rule.journeys or ())
+    if rule.preset is not None:
+        return preset_rule(rule.preset, name=rule.name, journeys=journeys, severity=rule.severity)
+    assert rule.severity is not None  # the model refuses a rule without one
+    return CombinedRule(
+        name=rule.name,
+        severity=rule.severity,
+        burn_rates=tuple(
+            BurnCondition(parse_duration(c.window), c.at_least) for c in rule.burn_rates or []
+        ),
+        budget_remaining_below=rule.budget_remaining_below,
+        journeys=journeys,
     )
 
 

@@ -71,6 +71,8 @@ def _journey(j: JourneyAssessment) -> dict[str, Any]:
         "burnRates": {w: _number(r) for w, r in j.burn_rate_map().items()},
         "budgetRemaining": _number(j.budget_remaining),
     }
+    if j.rules_fired:
+        found["rulesFired"] = list(j.rules_fired)
     if j.segmented:
         found |= {
             "overall": str(j.overall),

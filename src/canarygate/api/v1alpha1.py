@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -71,6 +72,7 @@ from canarygate.core.vocabulary import (
     Phase,
     Risk,
     RiskLevel,
+    RuleSeverity,
     Severity,
     Verdict,
 )
@@ -99,6 +101,15 @@ GUARDRAIL_SEGMENTS_MESSAGE: Final = "maxSegments needs segmentBy"
 GUARDRAIL_LABELS_MESSAGE: Final = (
     "the guardrail's queries must name every segmentBy label, as in sum by (tier) (...)"
 )
+# Messages of the combined health rules' CEL rules (spec.health.rules), the same in the CRD.
+RULE_PRESET_MESSAGE: Final = (
+    "a rule names a preset or states its own conditions (burnRates, budgetRemainingBelow), not both"
+)
+RULE_CONDITIONS_MESSAGE: Final = (
+    "a rule without a preset needs a severity and at least one condition (burnRates or "
+    "budgetRemainingBelow)"
+)
+RULE_JOURNEYS_MESSAGE: Final = "spec.health.rules[].journeys must name journeys of spec.journeys"
 
 
 class _Model(BaseModel):
@@ -242,10 +253,51 @@ class HealthTierModel(_Model):
     budget_remaining_below: BudgetBound | None = None
 
 
+class BurnConditionModel(_Model):
+    window: BurnWindow
+    at_least: Annotated[Number, Gt(0), Le(BURN_RATE_LIMIT)]
+
+
+HealthPreset = Literal["burn4x-budget25", "burn3x-budget50"]
+
+
+class HealthRuleModel(_Model):
+    """A rule needing all of its conditions at once (core.specs.CombinedRule), or a preset."""
+
+    name: ItemName
+    preset: HealthPreset | None = None
+    severity: Annotated[RuleSeverity, TEXT_ONLY] | None = None
+    burn_rates: list[BurnConditionModel] | None = Field(default=None, min_length=1, max_length=4)
+    budget_remaining_below: BudgetBound | None = None
+    journeys: list[ItemName] | None = Field(default=None, min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _conditions(self) -> HealthRuleModel:
+        conditions = self.burn_rates is not None or self.budget_remaining_below is not None
+        if self.preset is not None and conditions:
+            raise ValueError(RULE_PRESET_MESSAGE)
+        if self.preset is None and (self.severity is None or not conditions):
+            raise ValueError(RULE_CONDITIONS_MESSAGE)
+        return self
+
+    @field_validator("journeys")
+    @classmethod
+    def _unique_journeys(cls, journeys: list[str] | None) -> list[str] | None:
+        _require_unique(journeys or [], "journey")
+        return journeys
+
+
 class HealthPolicyModel(_Model):
     red: HealthTierModel | None = None
     yellow: HealthTierModel | None = None
     max_sample_age: SampleAge = defaults.MAX_SAMPLE_AGE.text
+    rules: list[HealthRuleModel] | None = Field(default=None, max_length=16)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, rules: list[HealthRuleModel] | None) -> list[HealthRuleModel] | None:
+        _require_unique([r.name for r in rules or []], "rule")
+        return rules
 
 
 class GatewayApiTrafficModel(_Model):
@@ -446,6 +498,20 @@ class CanaryGateSpecModel(_Model):
         _require_unique([j.name for j in journeys], "journey")
         return journeys
 
+    @field_validator("health")
+    @classmethod
+    def _rules_name_journeys(
+        cls, health: HealthPolicyModel | None, info: ValidationInfo
+    ) -> HealthPolicyModel | None:
+        journeys = info.data.get("journeys")  # absent when the journeys were refused
+        if health is None or journeys is None:
+            return health
+        names = {j.name for j in journeys}
+        for rule in health.rules or []:
+            if not set(rule.journeys or ()) <= names:
+                raise ValueError(RULE_JOURNEYS_MESSAGE)
+        return health
+
 
 def _require_unique(names: list[str], what: str) -> None:
     seen: set[str] = set()
@@ -494,6 +560,7 @@ class JourneyStatusModel(_StatusModel):
     )
     segments_judged: Count | None = None
     segments_ignored: Count | None = None
+    rules_fired: list[Text] | None = Field(default=None, max_length=16)
 
 
 class GuardrailSegmentStatusModel(_StatusModel):

@@ -69,6 +69,8 @@ def _journey(journey: JourneyAssessment) -> dict[str, Any]:
         "objective": journey.objective_percent,
         "burnRates": {w: _number(r) for w, r in journey.burn_rate_map().items()},
         "budgetRemaining": _number(journey.budget_remaining),
+        # The combined rules (spec.health.rules) that put the journey at its health.
+        "rulesFired": list(journey.rules_fired),
     }
     if journey.segmented:
         # Additive keys: `health` is the worst of the whole and the segments, `overall` the

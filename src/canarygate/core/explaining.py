@@ -20,6 +20,7 @@ from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
 from canarygate.core.queries import plan_queries
 from canarygate.core.specs import (
     BurnRateRule,
+    CombinedRule,
     GateSpec,
     GuardrailSpec,
     HealthTier,
@@ -116,6 +117,8 @@ def _journey(
         for rule in tier.burn_rates:
             yield f"  {tier_name} if {_burn_rule(rule, burns)}"
         yield from _budget_bounds(tier_name, tier, journey.budget_remaining)
+    for combined in spec.health.for_journey(journey.name).rules:
+        yield f"  {_combined_rule(combined, burns, journey.budget_remaining)}"
     if freshness is not None:
         yield f"  {_freshness(freshness)}"
     for problem in journey.invalid_evidence:
@@ -151,6 +154,8 @@ def _segments(
                 yield f"    {tier_name} if {_burn_rule(rule, burns)}"
             for line in _budget_bounds(tier_name, tier, segment.budget_remaining):
                 yield f"  {line}"
+        for combined in spec.health.for_journey(journey.name).rules:
+            yield f"    {_combined_rule(combined, burns, segment.budget_remaining)}"
         for problem in segment.invalid_evidence:
             yield f"    invalid evidence {problem} (treated as silence)"
     hidden = len(journey.segments) - len(shown)
@@ -198,6 +203,34 @@ def _burn_rule(rule: BurnRateRule, burns: dict[str, float | None]) -> str:
         verdict = "no"
     return (
         f"burn >= {rule.threshold:g} over both {rule.long} and {rule.short}: {numbers} -> {verdict}"
+    )
+
+
+def _combined_rule(
+    rule: CombinedRule, burns: dict[str, float | None], remaining: float | None
+) -> str:
+    """`red if rule fast-burn (page, preset burn4x-budget25): burn >= 4 over 1h 5.2, ... ->
+    YES`: every condition with its number, and whether all hold at once."""
+    numbers: list[str] = []
+    verdicts: list[bool | None] = []
+    for condition in rule.burn_rates:
+        rate = burns.get(condition.window.text)
+        numbers.append(f"burn >= {condition.at_least:g} over {condition.window}: {_number(rate)}")
+        verdicts.append(None if rate is None else rate >= condition.at_least)
+    if rule.budget_remaining_below is not None:
+        shown = "unknown" if remaining is None else f"{remaining:.1%}"
+        numbers.append(f"budget remaining < {rule.budget_remaining_below:.0%}: {shown}")
+        verdicts.append(None if remaining is None else remaining < rule.budget_remaining_below)
+    if False in verdicts:
+        verdict = "no"
+    elif None in verdicts:
+        verdict = "cannot tell (no usable data)"
+    else:
+        verdict = "YES"
+    origin = f", preset {rule.preset}" if rule.preset else ""
+    return (
+        f"{rule.level} if rule {rule.name} ({rule.severity}{origin}), all at once: "
+        f"{'; '.join(numbers)} -> {verdict}"
     )
 
 

@@ -20,8 +20,9 @@ class PlannedQuery:
 
 
 def journey_windows(journey: JourneySpec, spec: GateSpec) -> tuple[Duration, ...]:
-    """Burn-rate windows of the policy plus the journey's compliance window, shortest first."""
-    return tuple(sorted({*spec.health.windows(), journey.window}))
+    """Burn-rate windows of the policy (with the combined rules that judge this journey) plus
+    the journey's compliance window, shortest first."""
+    return tuple(sorted({*spec.health.for_journey(journey.name).windows(), journey.window}))
 
 
 def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:

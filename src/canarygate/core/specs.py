@@ -7,13 +7,21 @@ These mirror the CanaryGate CRD in plain dataclasses so the core stays free of p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy
 from canarygate.core.durations import Duration
 from canarygate.core.observations import Segment
-from canarygate.core.vocabulary import Direction, Health, Mode, Risk, RiskLevel, Severity
+from canarygate.core.vocabulary import (
+    Direction,
+    Health,
+    Mode,
+    Risk,
+    RiskLevel,
+    RuleSeverity,
+    Severity,
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +98,52 @@ class HealthTier:
 
 
 @dataclass(frozen=True)
+class BurnCondition:
+    """One condition of a combined rule: the burn rate over `window` is at least `at_least`."""
+
+    window: Duration
+    at_least: float
+
+
+@dataclass(frozen=True)
+class CombinedRule:
+    """A health rule that fires only when all of its conditions hold at once (burn rate over
+    each window at or above its bound AND remaining budget below a bound), as paging rules
+    are written: "burn >= 4 and less than 25 % of the budget left". A page rule makes a
+    journey red, a ticket rule yellow. A condition whose value is unknown never holds."""
+
+    name: str
+    severity: RuleSeverity
+    burn_rates: tuple[BurnCondition, ...] = ()
+    budget_remaining_below: float | None = None
+    # The journeys it judges, by name; empty: every journey.
+    journeys: tuple[str, ...] = ()
+    # The named preset it was taken from (core.presets), if any.
+    preset: str | None = None
+
+    @property
+    def level(self) -> Health:
+        return Health.RED if self.severity is RuleSeverity.PAGE else Health.YELLOW
+
+    def applies_to(self, journey: str) -> bool:
+        return not self.journeys or journey in self.journeys
+
+    def describe(self) -> str:
+        """`burn >= 4 over 1h and 5m and budget remaining < 25%`: its conditions in words."""
+        parts = [f"burn >= {c.at_least:g} over {c.window}" for c in self.burn_rates]
+        if self.budget_remaining_below is not None:
+            parts.append(f"budget remaining < {self.budget_remaining_below:.0%}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
 class HealthPolicy:
     red: HealthTier
     yellow: HealthTier
     # Data older than this counts as silence (core.freshness).
     max_sample_age: Duration = defaults.MAX_SAMPLE_AGE
+    # Rules needing several conditions at once, alongside the tiers' single conditions.
+    rules: tuple[CombinedRule, ...] = ()
 
     def windows(self) -> tuple[Duration, ...]:
         """Every window a burn rule reads, shortest first."""
@@ -104,7 +153,13 @@ class HealthPolicy:
             for rule in tier.burn_rates
             for window in (rule.short, rule.long)
         }
+        found.update(c.window for rule in self.rules for c in rule.burn_rates)
         return tuple(sorted(found))
+
+    def for_journey(self, journey: str) -> HealthPolicy:
+        """The policy as it judges one journey: only the combined rules that apply to it."""
+        rules = tuple(rule for rule in self.rules if rule.applies_to(journey))
+        return self if rules == self.rules else replace(self, rules=rules)
 
 
 def _d(minutes: int) -> Duration:

@@ -30,9 +30,13 @@ from canarygate.api.v1alpha1 import (
     JOURNEY_LABELS_MESSAGE,
     JOURNEY_RECORDED_MESSAGE,
     JOURNEY_SEGMENTS_MESSAGE,
+    RULE_CONDITIONS_MESSAGE,
+    RULE_JOURNEYS_MESSAGE,
+    RULE_PRESET_MESSAGE,
     CanaryGate,
 )
 from canarygate.core.durations import DURATION_PATTERN
+from canarygate.core.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "crds" / "canarygate.io_canarygates.yaml"
@@ -207,6 +211,7 @@ DURATION_FIELDS: dict[str, DurationBounds] = {
     "spec.health.red.burnRates[].short": BURN_WINDOW_BOUNDS,
     "spec.health.yellow.burnRates[].long": BURN_WINDOW_BOUNDS,
     "spec.health.yellow.burnRates[].short": BURN_WINDOW_BOUNDS,
+    "spec.health.rules[].burnRates[].window": BURN_WINDOW_BOUNDS,
     "spec.canary.interval": INTERVAL_BOUNDS,
     "spec.health.maxSampleAge": SAMPLE_AGE_BOUNDS,
 }
@@ -281,3 +286,15 @@ def test_the_schemas_bound_the_segments_a_gate_names() -> None:
     crd = canonical_crd(crd_schema())
     segments = crd["properties"]["spec"]["properties"]["journeys"]["items"]["properties"]
     assert segments["segments"]["maxProperties"] == 100
+
+
+def test_health_rules_have_the_models_messages_and_presets() -> None:
+    spec = crd_schema()["properties"]["spec"]
+    rules = spec["properties"]["health"]["properties"]["rules"]["items"]
+    assert [r["message"] for r in rules["x-kubernetes-validations"]] == [
+        RULE_PRESET_MESSAGE,
+        RULE_CONDITIONS_MESSAGE,
+    ]
+    assert [r["message"] for r in spec["x-kubernetes-validations"]] == [RULE_JOURNEYS_MESSAGE]
+    # The presets the schema offers are the ones the core defines.
+    assert sorted(rules["properties"]["preset"]["enum"]) == sorted(PRESETS)
