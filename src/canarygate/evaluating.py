@@ -16,6 +16,7 @@ from types import TracebackType
 
 from canarygate.api.converting import to_gate_spec, to_gate_state
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.api.zones import wall_clocks
 from canarygate.core import defaults
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
@@ -161,7 +162,7 @@ async def evaluate_specs(
     plans = planned if planned is not None else [plan_queries(spec) for spec, _ in gates]
     observed = await asyncio.gather(*(batch.observe(plan) for plan in plans))
     decisions = tuple(
-        decide(spec, state, observations, at)
+        decide(spec, state, observations, at, wall_clocks(spec, at))
         for (spec, state), observations in zip(gates, observed, strict=True)
     )
     return TickReport(

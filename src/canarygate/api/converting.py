@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from canarygate.api.recorded import reading_queries
 from canarygate.api.v1alpha1 import (
     CanaryGate,
@@ -12,7 +14,9 @@ from canarygate.api.v1alpha1 import (
     HealthTierModel,
     JourneyModel,
     MatrixModel,
+    PolicyModel,
     SuccessMetricModel,
+    TimeWindowModel,
 )
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy, ApprovalSteps
@@ -39,6 +43,7 @@ from canarygate.core.specs import (
 )
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Health, Mode, Phase, Risk
+from canarygate.core.windows import WEEKDAYS, TimeWindow
 
 
 def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
@@ -87,10 +92,34 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
             ),
         ),
         health=_health_policy(spec.health),
-        policy=MatrixPolicy(
-            cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
-            guarded_passes=(spec.policy.guarded_passes if spec.policy else defaults.GUARDED_PASSES),
-        ),
+        policy=_matrix_policy(spec.policy),
+    )
+
+
+def _matrix_policy(policy: PolicyModel | None) -> MatrixPolicy:
+    if policy is None:
+        return MatrixPolicy()
+    return MatrixPolicy(
+        cells=_matrix_cells(policy.matrix),
+        guarded_passes=policy.guarded_passes,
+        windows=tuple(_time_window(w) for w in policy.windows or []),
+    )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _time_window(window: TimeWindowModel) -> TimeWindow:
+    return TimeWindow(
+        name=window.name,
+        effect=window.effect,
+        time_zone=window.time_zone,
+        start=_minutes(window.start),
+        end=_minutes(window.end),
+        days=frozenset(WEEKDAYS.index(day) for day in window.days or []),
+        dates=frozenset(date.fromisoformat(d) for d in window.dates or []),
     )
 
 

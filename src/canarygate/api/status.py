@@ -25,6 +25,7 @@ from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action
+from canarygate.core.windows import WindowJudged
 
 HISTORY_LIMIT: Final = 50
 MESSAGE_LIMIT: Final = 1024
@@ -61,6 +62,21 @@ def evidence(decision: Decision) -> dict[str, Any]:
         "journeys": [_journey(j) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+        "windows": [_window(w) for w in decision.windows if w.in_force],
+    }
+
+
+def _window(judged: WindowJudged) -> dict[str, Any]:
+    def local(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="minutes")
+
+    return {
+        "name": judged.window.name,
+        "effect": str(judged.window.effect),
+        "timeZone": judged.window.time_zone,
+        "localTime": local(judged.local),
+        "until": local(judged.until),
+        "detail": _clip(judged.describe()),
     }
 
 
@@ -218,6 +234,7 @@ def significant(status: Mapping[str, Any]) -> str:
     view["journeys"] = [
         (j.get("name"), j.get("health"), _worst_segment(j)) for j in status.get("journeys") or []
     ]
+    view["windows"] = [(w.get("name"), w.get("effect")) for w in status.get("windows") or []]
     view["successMetrics"] = [
         (m.get("name"), m.get("verdict")) for m in status.get("successMetrics") or []
     ]

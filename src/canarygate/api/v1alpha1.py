@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from itertools import pairwise
 from typing import Annotated, Any, Final, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -58,6 +61,7 @@ from canarygate.api.fields import (
     check_namespace,
     check_object_name,
 )
+from canarygate.api.zones import check_time_zone
 from canarygate.core import defaults
 from canarygate.core.addresses import MAX_ADDRESS_LENGTH, parse_address
 from canarygate.core.durations import parse_duration
@@ -75,6 +79,7 @@ from canarygate.core.vocabulary import (
     RuleSeverity,
     Severity,
     Verdict,
+    WindowEffect,
 )
 
 API_GROUP: Final = "canarygate.io"
@@ -110,6 +115,13 @@ RULE_CONDITIONS_MESSAGE: Final = (
     "budgetRemainingBelow)"
 )
 RULE_JOURNEYS_MESSAGE: Final = "spec.health.rules[].journeys must name journeys of spec.journeys"
+# Messages of the peak and freeze windows' CEL rules (spec.policy.windows), the same in the CRD.
+WINDOW_DAYS_MESSAGE: Final = "a window names days (recurring) or dates (one-off), not both"
+WINDOW_SPAN_MESSAGE: Final = (
+    "start and end must differ (00:00 to 24:00 is the whole day; an end before the start runs "
+    "past midnight)"
+)
+WINDOW_DATES_MESSAGE: Final = "dates must be calendar dates, YYYY-MM-DD"
 
 
 class _Model(BaseModel):
@@ -479,9 +491,82 @@ class MatrixModel(_Model):
     red: RedMatrixRowModel | None = None
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Wall-clock times of a window: minutes of a local day, `24:00` only as an end.
+StartTime = Annotated[
+    str, Strict(), StringConstraints(max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
+EndTime = Annotated[
+    str,
+    Strict(),
+    StringConstraints(max_length=5, pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"),
+]
+LocalDate = Annotated[
+    str,
+    Strict(),
+    StringConstraints(
+        max_length=10, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+    ),
+]
+TimeZoneName = Annotated[
+    str,
+    Strict(),
+    StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+    ),
+    AfterValidator(check_time_zone),
+]
+
+
+def _calendar_dates(dates: list[str] | None) -> list[str] | None:
+    for text in dates or []:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{WINDOW_DATES_MESSAGE}, got {text}") from None
+    _require_unique(dates or [], "date")
+    return dates
+
+
+class TimeWindowModel(_Model):
+    """A peak or freeze window (core.windows): local times in an IANA time zone, on weekdays
+    or on one-off dates (every day when it names neither)."""
+
+    name: ItemName
+    effect: Annotated[WindowEffect, TEXT_ONLY]
+    time_zone: TimeZoneName
+    days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
+    dates: list[LocalDate] | None = Field(default=None, min_length=1, max_length=64)
+    start: StartTime = "00:00"
+    end: EndTime = "24:00"
+
+    _dates = field_validator("dates")(_calendar_dates)
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[str] | None) -> list[str] | None:
+        _require_unique(days or [], "day")
+        return days
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TimeWindowModel:
+        if self.days is not None and self.dates is not None:
+            raise ValueError(WINDOW_DAYS_MESSAGE)
+        if self.start == self.end:
+            raise ValueError(WINDOW_SPAN_MESSAGE)
+        return self
+
+
 class PolicyModel(_Model):
     matrix: MatrixModel | None = None
     guarded_passes: GuardedPasses = defaults.GUARDED_PASSES
+    windows: list[TimeWindowModel] | None = Field(default=None, max_length=16)
+
+    @field_validator("windows")
+    @classmethod
+    def _unique_windows(cls, windows: list[TimeWindowModel] | None) -> list[TimeWindowModel] | None:
+        _require_unique([w.name for w in windows or []], "window")
+        return windows
 
 
 class CanaryGateSpecModel(_Model):
@@ -594,6 +679,15 @@ class SuccessMetricStatusModel(_StatusModel):
     baseline_samples: Number | None = None
 
 
+class WindowStatusModel(_StatusModel):
+    name: Text
+    effect: Annotated[WindowEffect, TEXT_ONLY]
+    time_zone: Text | None = None
+    local_time: Text | None = None
+    until: Text | None = None
+    detail: Text | None = None
+
+
 class ConditionModel(_StatusModel):
     type: Annotated[Text, StringConstraints(max_length=316)]
     status: Literal["True", "False", "Unknown"]
@@ -658,6 +752,7 @@ class CanaryGateStatusModel(_StatusModel):
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     success_metrics: list[SuccessMetricStatusModel] | None = None
+    windows: list[WindowStatusModel] | None = Field(default=None, max_length=16)
     conditions: list[ConditionModel] | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 

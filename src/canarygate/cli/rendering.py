@@ -8,6 +8,7 @@ sequence. JSON escapes control characters by itself.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from canarygate.api.v1alpha1 import CanaryGate
@@ -20,6 +21,7 @@ from canarygate.core.health import JourneyAssessment
 from canarygate.core.segments import SegmentAssessment
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Lift, Verdict
+from canarygate.core.windows import WindowJudged
 
 # Worst segments shown under a journey or guardrail in the table (JSON lists them all).
 TABLE_SEGMENTS = 3
@@ -47,6 +49,8 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
         "journeys": [_with_freshness(_journey(j), decision) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+        # Every peak or freeze window of the gate: whether it applies now, and until when.
+        "windows": [_window(w) for w in decision.windows],
         # The Error outcome: queries Prometheus refused. Empty when there were none.
         "errors": [
             {
@@ -58,6 +62,22 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
             }
             for problem in decision.errors
         ],
+    }
+
+
+def _window(judged: WindowJudged) -> dict[str, Any]:
+    def local(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="minutes")
+
+    return {
+        "name": judged.window.name,
+        "effect": str(judged.window.effect),
+        "timeZone": judged.window.time_zone,
+        "applies": judged.applies,
+        "inForce": judged.in_force,
+        "localTime": local(judged.local),
+        "until": local(judged.until),
+        "detail": judged.describe(),
     }
 
 
@@ -189,6 +209,7 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
         f"Action:  {str(decision.action).upper()}   weight {weight}",
         f"Health:  {decision.health}   Risk: {decision.risk.risk} ({decision.risk.because})"
         f"   Mode: {decision.mode}",
+        *(f"Window:  {w.describe()} in force" for w in decision.windows if w.in_force),
         "",
         "Why:",
         *(f"  - {reason.message}" for reason in decision.reasons),

@@ -31,7 +31,7 @@ from canarygate.core.observations import (
     query_problems,
 )
 from canarygate.core.queries import journey_windows
-from canarygate.core.risk import assess_risk
+from canarygate.core.risk import assess_risk, raised_by_windows
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.core.success import SuccessAssessment, judge_success_metric
@@ -43,7 +43,9 @@ from canarygate.core.vocabulary import (
     Phase,
     Severity,
     Verdict,
+    WindowEffect,
 )
+from canarygate.core.windows import WallClocks, WindowJudged, in_force, judge_windows
 
 FULL_TRAFFIC = 100
 
@@ -56,7 +58,15 @@ class _Outcome:
     reasons: tuple[Reason, ...]
 
 
-def decide(spec: GateSpec, state: GateState, observations: Observations, now: datetime) -> Decision:
+def decide(
+    spec: GateSpec,
+    state: GateState,
+    observations: Observations,
+    now: datetime,
+    clocks: WallClocks | None = None,
+) -> Decision:
+    """`clocks`: what the wall clocks of the zones the gate's windows name showed at `now`
+    (the shell reads them); without them a window counts as in force."""
     journeys = tuple(
         assess_journey(journey, journey_windows(journey, spec), spec.health, observations)
         for journey in spec.journeys
@@ -64,8 +74,13 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
     freshness = judge_freshness(spec, observations)
     journeys = apply_freshness(journeys, freshness)
     health = combine_health(journeys)
-    risk = assess_risk(spec.risk)
-    mode = mode_for(spec.policy, health, risk.risk)
+    windows = judge_windows(spec.policy.windows, clocks, now)
+    risk = raised_by_windows(assess_risk(spec.risk), in_force(windows, WindowEffect.HIGH_RISK))
+    cell_mode = mode_for(spec.policy, health, risk.risk)
+    freezing = in_force(windows, WindowEffect.FREEZE)
+    mode = cell_mode
+    if freezing and MODE_BEHAVIOURS[cell_mode].advance is not AdvanceRule.NEVER:
+        mode = Mode.FREEZE  # a freeze window stops every step, as red health does
     behaviour = MODE_BEHAVIOURS[mode]
     guardrails = tuple(
         judge_guardrail(
@@ -77,15 +92,22 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         for g in spec.canary.guardrails
     )
     success = tuple(judge_success_metric(m, observations) for m in spec.canary.success_metrics)
-    outcome = _choose(spec, state, behaviour, guardrails, success)
+    outcome = _choose(
+        spec, state, behaviour, guardrails, success, freezing, window_froze=mode is not cell_mode
+    )
     errors = query_problems(observations)
+    cell = f"{health} x {risk.risk}"
+    if mode is not cell_mode:
+        names = ", ".join(j.window.name for j in freezing)
+        cell = f"freeze window {names}; {cell} would be {cell_mode}"
     context = (
         *_unreachable_reason(observations),
         *stale_reasons(freshness),
         *_invalid_evidence_reasons(journeys, guardrails, success),
         *_health_reasons(health, journeys),
+        *_window_reasons(windows, outcome),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
-        Reason(ReasonCode.MODE, f"mode {mode} ({health} x {risk.risk}): {behaviour.summary}"),
+        Reason(ReasonCode.MODE, f"mode {mode} ({cell}): {behaviour.summary}"),
         *_success_reasons(spec, state, success),
     )
     return Decision(
@@ -103,6 +125,7 @@ def decide(spec: GateSpec, state: GateState, observations: Observations, now: da
         errors=errors,
         success_metrics=success,
         freshness=freshness,
+        windows=windows,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -131,6 +154,9 @@ def _choose(
     behaviour: ModeBehaviour,
     guardrails: Sequence[GuardrailAssessment],
     success: Sequence[SuccessAssessment],
+    freezing: Sequence[WindowJudged] = (),
+    *,
+    window_froze: bool = False,
 ) -> _Outcome:
     weight = state.weight
     if state.phase in TERMINAL_PHASES:
@@ -183,7 +209,10 @@ def _choose(
     )
 
     if behaviour.advance is AdvanceRule.NEVER:
-        return _hold(*_mode_hold_reasons(spec, behaviour.mode), weight=weight)
+        return _hold(
+            *_mode_hold_reasons(spec, behaviour.mode, freezing, window_froze=window_froze),
+            weight=weight,
+        )
     factors = spec.risk.factors
     if behaviour.advance is AdvanceRule.IF_NEUTRAL_AND_REVERSIBLE and not (
         factors.customer_neutral and factors.reversible
@@ -275,7 +304,25 @@ def _failing_reason(g: GuardrailAssessment, critical: bool) -> Reason:
     )
 
 
-def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
+def _mode_hold_reasons(
+    spec: GateSpec,
+    mode: Mode,
+    freezing: Sequence[WindowJudged] = (),
+    *,
+    window_froze: bool = False,
+) -> tuple[Reason, ...]:
+    """Why the mode holds: the matrix cell's reason, then any freeze window in force; only
+    the windows when they alone froze a cell that would advance."""
+    frozen = tuple(
+        Reason(ReasonCode.WINDOW, f"hold: {j.describe()} applies; steps are frozen")
+        for j in freezing
+    )
+    if window_froze:
+        return frozen
+    return (*_cell_hold_reasons(spec, mode), *frozen)
+
+
+def _cell_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
     if mode is Mode.HOLD:
         return (
             Reason(
@@ -296,6 +343,21 @@ def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
             )
         return (held,)
     return (Reason(ReasonCode.HOLD, f"hold: mode {mode} never advances"),)
+
+
+def _window_reasons(windows: Sequence[WindowJudged], outcome: _Outcome) -> tuple[Reason, ...]:
+    """Each window in force, what it does, and until when; a freeze window that is already
+    the deciding reason is not said twice."""
+    said = any(r.code is ReasonCode.WINDOW for r in outcome.reasons)
+    effects = {
+        WindowEffect.FREEZE: "steps are frozen",
+        WindowEffect.HIGH_RISK: "release risk is raised to high",
+    }
+    return tuple(
+        Reason(ReasonCode.WINDOW, f"{j.describe()} applies: {effects[j.window.effect]}")
+        for j in windows
+        if j.in_force and not (said and j.window.effect is WindowEffect.FREEZE)
+    )
 
 
 def _with_errors(outcome: _Outcome, errors: Sequence[QueryProblem]) -> tuple[Reason, ...]:

@@ -14,6 +14,7 @@ from canarygate.core.risk import RiskAssessment
 from canarygate.core.state import GateState
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action, Health, Mode
+from canarygate.core.windows import WindowJudged
 
 if TYPE_CHECKING:  # core.freshness builds its reasons from this module
     from canarygate.core.freshness import Freshness
@@ -37,6 +38,8 @@ class ReasonCode(StrEnum):
     COHORT = "Cohort"
     SUCCESS_METRIC = "SuccessMetric"
     SUCCESS_METRIC_HOLD = "SuccessMetricHold"
+    # A peak or freeze window applies (core.windows).
+    WINDOW = "Window"
     ADVANCE = "Advance"
     PROMOTE = "Promote"
     ROLLBACK = "Rollback"
@@ -74,3 +77,5 @@ class Decision:
     success_metrics: tuple[SuccessAssessment, ...] = ()
     # How old each journey's newest sample was (core.freshness).
     freshness: tuple[Freshness, ...] = ()
+    # Every peak or freeze window of the gate, judged at `at` (core.windows).
+    windows: tuple[WindowJudged, ...] = ()

@@ -69,6 +69,13 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     freshness = {f.journey: f for f in decision.freshness}
     for journey_spec, journey in zip(spec.journeys, decision.journeys, strict=False):
         yield from _journey(spec, journey_spec, journey, freshness.get(journey.name))
+    for judged in decision.windows:
+        state = (
+            "cannot tell, counted as in force"
+            if judged.unknown is not None
+            else ("APPLIES" if judged.applies else "does not apply")
+        )
+        yield f"{judged.describe()} -> {state}"
     yield f"release risk {decision.risk.risk}: {decision.risk.because}"
     overridden = (decision.health, decision.risk.risk) in spec.policy.cells
     cell = "spec.policy.matrix" if overridden else "the default matrix"

@@ -22,6 +22,7 @@ from canarygate.core.vocabulary import (
     RuleSeverity,
     Severity,
 )
+from canarygate.core.windows import TimeWindow
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,8 @@ class MatrixPolicy:
 
     cells: Mapping[tuple[Health, Risk], Mode] = field(default_factory=dict)
     guarded_passes: int = defaults.GUARDED_PASSES
+    # Peak and freeze windows (core.windows): while one applies, steps freeze or risk is high.
+    windows: tuple[TimeWindow, ...] = ()
 
 
 @dataclass(frozen=True)

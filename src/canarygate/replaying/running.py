@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from canarygate.api.zones import wall_clocks
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.queries import plan_queries
@@ -68,7 +69,8 @@ async def replay_gate(
     decisions: list[Decision] = []
     for index in range(grid.count):
         observations = {key: columns[key][index] for key in keys}
-        decision = decide(spec, state, observations, grid.instant(index))
+        at = grid.instant(index)
+        decision = decide(spec, state, observations, at, wall_clocks(spec, at))
         decisions.append(decision)
         state = path.next_state(decision)
         if progress is not None and (index + 1) % _DECIDING_REPORT_EVERY == 0:

@@ -33,6 +33,9 @@ from canarygate.api.v1alpha1 import (
     RULE_CONDITIONS_MESSAGE,
     RULE_JOURNEYS_MESSAGE,
     RULE_PRESET_MESSAGE,
+    WINDOW_DATES_MESSAGE,
+    WINDOW_DAYS_MESSAGE,
+    WINDOW_SPAN_MESSAGE,
     CanaryGate,
 )
 from canarygate.core.durations import DURATION_PATTERN
@@ -298,3 +301,14 @@ def test_health_rules_have_the_models_messages_and_presets() -> None:
     assert [r["message"] for r in spec["x-kubernetes-validations"]] == [RULE_JOURNEYS_MESSAGE]
     # The presets the schema offers are the ones the core defines.
     assert sorted(rules["properties"]["preset"]["enum"]) == sorted(PRESETS)
+
+
+def test_window_rules_have_the_models_messages() -> None:
+    policy = crd_schema()["properties"]["spec"]["properties"]["policy"]["properties"]
+    window = policy["windows"]["items"]
+    assert [r["message"] for r in window["x-kubernetes-validations"]] == [
+        WINDOW_DAYS_MESSAGE,
+        WINDOW_SPAN_MESSAGE,
+    ]
+    dates = window["properties"]["dates"]["x-kubernetes-validations"]
+    assert [r["message"] for r in dates] == [WINDOW_DATES_MESSAGE]

@@ -43,8 +43,11 @@ from canarygate.core import (
     plan_queries,
 )
 from canarygate.core.decisions import ReasonCode
+from canarygate.core.durations import parse_duration
 from canarygate.core.observations import SUCCESS_ROLES
-from canarygate.core.vocabulary import ACTION_PERMISSIVENESS
+from canarygate.core.presets import preset_rule
+from canarygate.core.specs import BurnCondition, CombinedRule
+from canarygate.core.vocabulary import ACTION_PERMISSIVENESS, RuleSeverity
 
 from .builders import gate, journey
 
@@ -106,8 +109,19 @@ def gates(draw: st.DrawFn, segmented: bool = False) -> GateSpec:
     )  # fmt: skip
     factors = RiskFactors(customer_neutral=draw(st.booleans()), reversible=draw(st.booleans()))
     level = draw(st.sampled_from([RiskLevel.LOW, RiskLevel.HIGH]))
-    spec = gate(*journeys, steps=STEPS, guardrails=guardrails, risk=RiskSpec(level, factors))
+    # Combined health rules (spec.health.rules) on some gates: a paging preset, a ticket rule.
+    rules = draw(st.sampled_from([(), (), RULES[:1], RULES]))
+    health = replace(DEFAULT_HEALTH_POLICY, rules=rules)
+    spec = gate(
+        *journeys, steps=STEPS, guardrails=guardrails, risk=RiskSpec(level, factors), health=health
+    )
     return replace(spec, canary=replace(spec.canary, success_metrics=metrics))
+
+
+RULES = (
+    preset_rule("burn4x-budget25", name="page"),
+    CombinedRule("ticket", RuleSeverity.TICKET, (BurnCondition(parse_duration("6h"), 1.0),), 0.5),
+)
 
 
 # Error ratios as multiples of a 99.9 % budget, spread so that every health level is common.
