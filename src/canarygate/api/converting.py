@@ -28,6 +28,7 @@ from canarygate.core.specs import (
     BurnRateRule,
     CanarySpec,
     CombinedRule,
+    ExposureSpec,
     GateSpec,
     GuardrailSpec,
     HealthPolicy,
@@ -80,6 +81,18 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
                 ApprovalPolicy(canary.approval.promotion, ApprovalSteps(canary.approval.steps))
                 if canary.approval is not None
                 else ApprovalPolicy()
+            ),
+            exposure=(
+                ExposureSpec(
+                    canary=canary.exposure.canary,
+                    total=canary.exposure.total,
+                    window=(
+                        parse_duration(canary.exposure.window) if canary.exposure.window else None
+                    ),
+                    tolerance=canary.exposure.tolerance,
+                )
+                if canary.exposure is not None
+                else None
             ),
         ),
         risk=RiskSpec(

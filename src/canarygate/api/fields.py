@@ -112,12 +112,15 @@ COMPLIANCE_WINDOW_BOUNDS: Final = DurationBounds("1h", "400d")
 BURN_WINDOW_BOUNDS: Final = DurationBounds("1m", "400d")
 # The freshness query looks an hour back for the newest sample (core.freshness.LOOKBACK).
 SAMPLE_AGE_BOUNDS: Final = DurationBounds("30s", "1h")
+# Proof of exposure: a window a few scrapes long at least, and short enough to follow a step.
+EXPOSURE_WINDOW_BOUNDS: Final = DurationBounds("5s", "1h")
 
 Timeout = Annotated[DurationText, AfterValidator(TIMEOUT_BOUNDS.check)]
 Interval = Annotated[DurationText, AfterValidator(INTERVAL_BOUNDS.check)]
 ComplianceWindow = Annotated[DurationText, AfterValidator(COMPLIANCE_WINDOW_BOUNDS.check)]
 BurnWindow = Annotated[DurationText, AfterValidator(BURN_WINDOW_BOUNDS.check)]
 SampleAge = Annotated[DurationText, AfterValidator(SAMPLE_AGE_BOUNDS.check)]
+ExposureWindow = Annotated[DurationText, AfterValidator(EXPOSURE_WINDOW_BOUNDS.check)]
 
 # Kubernetes object names (k8s.io/apimachinery/pkg/util/validation), checked as the API
 # server checks them, so that a name can never carry a newline or an escape sequence.

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from canarygate.core.decisions import Decision
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.success import SuccessAssessment
@@ -63,6 +64,21 @@ def evidence(decision: Decision) -> dict[str, Any]:
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
         "windows": [_window(w) for w in decision.windows if w.in_force],
+        "exposure": _exposure(decision.exposure),
+    }
+
+
+def _exposure(exposure: ExposureAssessment | None) -> dict[str, Any] | None:
+    if exposure is None:
+        return None
+    return {
+        "state": str(exposure.state),
+        "routeWeight": exposure.route_weight,
+        "served": _number(exposure.served),
+        "canary": _number(exposure.canary),
+        "total": _number(exposure.total),
+        "window": exposure.window.text,
+        "finding": _clip(exposure.finding),
     }
 
 
@@ -234,6 +250,7 @@ def significant(status: Mapping[str, Any]) -> str:
     view["journeys"] = [
         (j.get("name"), j.get("health"), _worst_segment(j)) for j in status.get("journeys") or []
     ]
+    view["exposure"] = (status.get("exposure") or {}).get("state")
     view["windows"] = [(w.get("name"), w.get("effect")) for w in status.get("windows") or []]
     view["successMetrics"] = [
         (m.get("name"), m.get("verdict")) for m in status.get("successMetrics") or []

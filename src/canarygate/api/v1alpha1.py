@@ -39,6 +39,7 @@ from canarygate.api.fields import (
     BurnWindow,
     ComplianceWindow,
     Count,
+    ExposureWindow,
     FailureLimit,
     Flag,
     Generation,
@@ -433,6 +434,21 @@ class ApprovalModel(_Model):
     steps: Literal["none", "high-risk", "all"] = "none"
 
 
+class ExposureModel(_Model):
+    """Proof of exposure (core.exposure): the canary's requests and all requests over
+    `{{window}}`, to compare the share the canary served with its route's weight."""
+
+    canary: Query
+    total: Query
+    window: ExposureWindow | None = None
+    tolerance: Annotated[Number, Ge(0.05), Le(0.9)] = defaults.EXPOSURE_TOLERANCE
+
+    @field_validator("canary", "total")
+    @classmethod
+    def _templates(cls, value: str) -> str | None:
+        return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
+
+
 class CanaryModel(_Model):
     traffic: TrafficModel
     steps: list[StepPercent] = Field(min_length=1, max_length=20)
@@ -442,6 +458,7 @@ class CanaryModel(_Model):
     approval: ApprovalModel | None = None
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
     success_metrics: list[SuccessMetricModel] | None = Field(default=None, max_length=8)
+    exposure: ExposureModel | None = None
 
     @field_validator("steps")
     @classmethod
@@ -679,6 +696,16 @@ class SuccessMetricStatusModel(_StatusModel):
     baseline_samples: Number | None = None
 
 
+class ExposureStatusModel(_StatusModel):
+    state: Literal["proven", "mismatch", "silent", "unknown", "not-judged"] | None = None
+    route_weight: Percent | None = None
+    served: Number | None = None
+    canary: Number | None = None
+    total: Number | None = None
+    window: Text | None = None
+    finding: Text | None = None
+
+
 class WindowStatusModel(_StatusModel):
     name: Text
     effect: Annotated[WindowEffect, TEXT_ONLY]
@@ -752,6 +779,7 @@ class CanaryGateStatusModel(_StatusModel):
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     success_metrics: list[SuccessMetricStatusModel] | None = None
+    exposure: ExposureStatusModel | None = None
     windows: list[WindowStatusModel] | None = Field(default=None, max_length=16)
     conditions: list[ConditionModel] | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)

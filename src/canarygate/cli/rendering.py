@@ -16,6 +16,7 @@ from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.explaining import describe_freshness
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.segments import SegmentAssessment
@@ -51,6 +52,9 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
         # Every peak or freeze window of the gate: whether it applies now, and until when.
         "windows": [_window(w) for w in decision.windows],
+        # The share of requests the canary served against its route's weight; null when the
+        # gate declares no exposure queries.
+        "exposure": _exposure(decision.exposure),
         # The Error outcome: queries Prometheus refused. Empty when there were none.
         "errors": [
             {
@@ -62,6 +66,22 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
             }
             for problem in decision.errors
         ],
+    }
+
+
+def _exposure(exposure: ExposureAssessment | None) -> dict[str, Any] | None:
+    if exposure is None:
+        return None
+    return {
+        "state": str(exposure.state),
+        "routeWeight": exposure.route_weight,
+        "served": _number(exposure.served),
+        "canary": _number(exposure.canary),
+        "total": _number(exposure.total),
+        "tolerance": exposure.tolerance,
+        "window": exposure.window.text,
+        "blocks": exposure.blocks,
+        "finding": exposure.finding,
     }
 
 
@@ -210,6 +230,11 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
         f"Health:  {decision.health}   Risk: {decision.risk.risk} ({decision.risk.because})"
         f"   Mode: {decision.mode}",
         *(f"Window:  {w.describe()} in force" for w in decision.windows if w.in_force),
+        *(
+            [f"Exposure: {decision.exposure.state}: {decision.exposure.finding}"]
+            if decision.exposure is not None
+            else []
+        ),
         "",
         "Why:",
         *(f"  - {reason.message}" for reason in decision.reasons),

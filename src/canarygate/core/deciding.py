@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from canarygate.core.decisions import Decision, Reason, ReasonCode
+from canarygate.core.exposure import Exposure, ExposureAssessment, judge_exposure
 from canarygate.core.freshness import apply_freshness, judge_freshness, stale_reasons
 from canarygate.core.guardrails import GuardrailAssessment, judge_guardrail
 from canarygate.core.health import (
@@ -92,8 +93,22 @@ def decide(
         for g in spec.canary.guardrails
     )
     success = tuple(judge_success_metric(m, observations) for m in spec.canary.success_metrics)
+    exposure = (
+        judge_exposure(
+            spec.canary.exposure, state.weight, spec.canary.exposure_window, observations
+        )
+        if spec.canary.exposure is not None
+        else None
+    )
     outcome = _choose(
-        spec, state, behaviour, guardrails, success, freezing, window_froze=mode is not cell_mode
+        spec,
+        state,
+        behaviour,
+        guardrails,
+        success,
+        freezing,
+        window_froze=mode is not cell_mode,
+        exposure=exposure,
     )
     errors = query_problems(observations)
     cell = f"{health} x {risk.risk}"
@@ -103,11 +118,12 @@ def decide(
     context = (
         *_unreachable_reason(observations),
         *stale_reasons(freshness),
-        *_invalid_evidence_reasons(journeys, guardrails, success),
+        *_invalid_evidence_reasons(journeys, guardrails, success, exposure),
         *_health_reasons(health, journeys),
         *_window_reasons(windows, outcome),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
         Reason(ReasonCode.MODE, f"mode {mode} ({cell}): {behaviour.summary}"),
+        *_exposure_reasons(exposure, outcome),
         *_success_reasons(spec, state, success),
     )
     return Decision(
@@ -126,6 +142,7 @@ def decide(
         success_metrics=success,
         freshness=freshness,
         windows=windows,
+        exposure=exposure,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -157,6 +174,7 @@ def _choose(
     freezing: Sequence[WindowJudged] = (),
     *,
     window_froze: bool = False,
+    exposure: ExposureAssessment | None = None,
 ) -> _Outcome:
     weight = state.weight
     if state.phase in TERMINAL_PHASES:
@@ -187,14 +205,18 @@ def _choose(
         return _hold(*(_failing_reason(g, counts_as_critical(g)) for g in failing), weight=weight)
 
     inconclusive = [g for g in guardrails if g.verdict is Verdict.INCONCLUSIVE]
-    if inconclusive and weight > 0:
+    # A canary that did not serve what its route gives it was not tried: whatever its
+    # guardrails say, this evaluation neither counts as a pass nor promotes.
+    unexposed = _exposure_hold(exposure) if exposure is not None and exposure.blocks else ()
+    if unexposed or (inconclusive and weight > 0):
         return _hold(
+            *unexposed,
             *(
                 Reason(
                     ReasonCode.GUARDRAIL_INCONCLUSIVE,
                     f"hold: guardrail {g.name} is inconclusive ({g.finding})",
                 )
-                for g in inconclusive
+                for g in (inconclusive if weight > 0 else ())
             ),
             weight=weight,
         )
@@ -285,6 +307,29 @@ def _choose(
             *not_yet_measurable,
         ),
     )
+
+
+def _exposure_code(exposure: ExposureAssessment) -> ReasonCode:
+    silent = exposure.state in (Exposure.SILENT, Exposure.UNKNOWN)
+    return ReasonCode.EXPOSURE_SILENT if silent else ReasonCode.EXPOSURE
+
+
+def _exposure_hold(exposure: ExposureAssessment) -> tuple[Reason, ...]:
+    return (
+        Reason(
+            _exposure_code(exposure),
+            f"hold: {exposure.finding}; exposure is not proven, so this evaluation neither "
+            "counts as a pass nor promotes",
+        ),
+    )
+
+
+def _exposure_reasons(exposure: ExposureAssessment | None, outcome: _Outcome) -> tuple[Reason, ...]:
+    """What the canary served, unless the deciding reason already says it."""
+    exposure_codes = (ReasonCode.EXPOSURE, ReasonCode.EXPOSURE_SILENT)
+    if exposure is None or any(r.code in exposure_codes for r in outcome.reasons):
+        return ()
+    return (Reason(_exposure_code(exposure), f"exposure {exposure.state}: {exposure.finding}"),)
 
 
 def _flag(value: bool) -> str:
@@ -381,9 +426,12 @@ def _invalid_evidence_reasons(
     journeys: Sequence[JourneyAssessment],
     guardrails: Sequence[GuardrailAssessment],
     success: Sequence[SuccessAssessment],
+    exposure: ExposureAssessment | None = None,
 ) -> tuple[Reason, ...]:
     """Impossible numbers are named once, up front in the evidence, as invalid evidence."""
     found = [f"journey {j.name} {problem}" for j in journeys for problem in j.invalid_evidence]
+    if exposure is not None and exposure.invalid_evidence:
+        found.append(f"exposure: {exposure.finding}")
     found += [f"guardrail {g.name}: {g.finding}" for g in guardrails if g.invalid_evidence]
     found += [f"success metric {m.name}: {m.finding}" for m in success if m.invalid_evidence]
     return tuple(

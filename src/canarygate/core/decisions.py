@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.observations import QueryProblem
@@ -40,6 +41,10 @@ class ReasonCode(StrEnum):
     SUCCESS_METRIC_HOLD = "SuccessMetricHold"
     # A peak or freeze window applies (core.windows).
     WINDOW = "Window"
+    # Proof of exposure (core.exposure): the canary served a share its weight does not explain;
+    # or its telemetry is silent, or its exposure cannot be told (silence, not health).
+    EXPOSURE = "Exposure"
+    EXPOSURE_SILENT = "ExposureSilent"
     ADVANCE = "Advance"
     PROMOTE = "Promote"
     ROLLBACK = "Rollback"
@@ -79,3 +84,6 @@ class Decision:
     freshness: tuple[Freshness, ...] = ()
     # Every peak or freeze window of the gate, judged at `at` (core.windows).
     windows: tuple[WindowJudged, ...] = ()
+    # The share of requests the canary served against its route's weight (core.exposure);
+    # None when the gate declares no exposure queries.
+    exposure: ExposureAssessment | None = None

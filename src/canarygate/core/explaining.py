@@ -37,6 +37,8 @@ _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.ROLLBACK: "2 (a guardrail counted as critical failed failureLimit times)",
     ReasonCode.GUARDRAIL_FAILED: "3 (a guardrail failed, below its limit or minor)",
     ReasonCode.GUARDRAIL_INCONCLUSIVE: "4 (a guardrail is inconclusive)",
+    ReasonCode.EXPOSURE: "4 (the canary's exposure is not proven)",
+    ReasonCode.EXPOSURE_SILENT: "4 (the canary's exposure is not proven)",
     ReasonCode.HOLD: "5 (the mode does not advance)",
     ReasonCode.NOT_NEUTRAL: "5 (the mode advances only customer-neutral, reversible changes)",
     ReasonCode.COHORT: "5 (the mode does not advance)",
@@ -86,6 +88,7 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     guardrail_specs = {g.name: g for g in spec.canary.guardrails}
     for guardrail in decision.guardrails:
         yield from _guardrail(guardrail_specs.get(guardrail.name), guardrail, decision)
+    yield from _exposure(decision)
     metric_specs = {m.name: m for m in spec.canary.success_metrics}
     last_step = spec.canary.next_step(decision.weight_current) is None
     for metric in decision.success_metrics:
@@ -318,6 +321,25 @@ def _guardrail(
     yield f"  finding: {guardrail.finding}"
     if guardrail.invalid_evidence:
         yield "  invalid evidence: a value that cannot be a measurement (treated as silence)"
+
+
+def _exposure(decision: Decision) -> Iterator[str]:
+    exposure = decision.exposure
+    if exposure is None:
+        return
+    yield (
+        f"exposure (spec.canary.exposure, tolerance ±{exposure.tolerance:.0%}, window "
+        f"{exposure.window}): {exposure.state}"
+    )
+    served = "-" if exposure.served is None else f"{exposure.served:.2%}"
+    low, high = exposure.bounds
+    yield (
+        f"  canary requests {_number(exposure.canary)} of {_number(exposure.total)} -> served "
+        f"{served} vs route {exposure.route_weight}% (proven within {low:.2%} to {high:.2%})"
+    )
+    yield f"  finding: {exposure.finding}"
+    if exposure.blocks:
+        yield "  not proven: the evaluation neither counts as a pass nor promotes"
 
 
 def _compare(value: float | None, limit: float) -> str:

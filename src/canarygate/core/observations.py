@@ -69,6 +69,9 @@ class Role(StrEnum):
     SUCCESS_BASELINE_SAMPLES = "success-baseline-samples"
     # The age in seconds of a journey's newest sample (core.freshness).
     FRESHNESS = "freshness"
+    # Proof of exposure (core.exposure): the canary's requests and all requests.
+    EXPOSURE_CANARY = "exposure-canary"
+    EXPOSURE_TOTAL = "exposure-total"
 
 
 SUCCESS_ROLES = frozenset(
@@ -105,6 +108,9 @@ class QueryProblem:
         """Which query of the spec, in the words of the spec."""
         if self.key.role is Role.FRESHNESS:
             return f"journey {self.key.subject} freshness (newest sample of sli.total)"
+        if self.key.role in (Role.EXPOSURE_CANARY, Role.EXPOSURE_TOTAL):
+            part = str(self.key.role).removeprefix("exposure-")
+            return f"spec.canary.exposure.{part} query"
         if self.key.window is not None:
             return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
         if self.key.role in SUCCESS_ROLES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
+from canarygate.core.exposure import exposure_key
 from canarygate.core.freshness import freshness_key, freshness_query
 from canarygate.core.observations import QueryKey, Role
 from canarygate.core.specs import GateSpec, JourneySpec, Segmentation
@@ -45,6 +46,14 @@ def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
             (Role.SAMPLES, guardrail.samples),
         )
         planned += _interval_queries(guardrail.name, parts, interval, guardrail.segments)
+    exposure = spec.canary.exposure
+    if exposure is not None:
+        values = {"window": spec.canary.exposure_window.text, "interval": interval}
+        for role, template in (
+            (Role.EXPOSURE_CANARY, exposure.canary),
+            (Role.EXPOSURE_TOTAL, exposure.total),
+        ):
+            planned.append(PlannedQuery(exposure_key(role), render(template, values)))
     for metric in spec.canary.success_metrics:
         parts = (
             (Role.SUCCESS_CANARY, metric.canary),

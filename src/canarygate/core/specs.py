@@ -234,6 +234,17 @@ class SuccessMetricSpec:
 
 
 @dataclass(frozen=True)
+class ExposureSpec:
+    """How to measure the share of requests the canary actually served (core.exposure): its
+    requests and all requests, both over `{{window}}` (default: the gate's interval)."""
+
+    canary: str
+    total: str
+    window: Duration | None = None
+    tolerance: float = defaults.EXPOSURE_TOLERANCE
+
+
+@dataclass(frozen=True)
 class CanarySpec:
     steps: tuple[int, ...]
     interval: Duration = defaults.INTERVAL
@@ -241,6 +252,14 @@ class CanarySpec:
     cohort: str | None = None
     success_metrics: tuple[SuccessMetricSpec, ...] = ()
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    exposure: ExposureSpec | None = None
+
+    @property
+    def exposure_window(self) -> Duration:
+        """The window the exposure queries measure (their `{{window}}`)."""
+        if self.exposure is not None and self.exposure.window is not None:
+            return self.exposure.window
+        return self.interval
 
     @property
     def last_step(self) -> int:

@@ -18,6 +18,7 @@ import yaml
 from canarygate.api.fields import (
     BURN_WINDOW_BOUNDS,
     COMPLIANCE_WINDOW_BOUNDS,
+    EXPOSURE_WINDOW_BOUNDS,
     INTERVAL_BOUNDS,
     SAMPLE_AGE_BOUNDS,
     TIMEOUT_BOUNDS,
@@ -217,6 +218,7 @@ DURATION_FIELDS: dict[str, DurationBounds] = {
     "spec.health.rules[].burnRates[].window": BURN_WINDOW_BOUNDS,
     "spec.canary.interval": INTERVAL_BOUNDS,
     "spec.health.maxSampleAge": SAMPLE_AGE_BOUNDS,
+    "spec.canary.exposure.window": EXPOSURE_WINDOW_BOUNDS,
 }
 _UNIT_FACTORS = (
     ("ms", "1.0"), ("s", "1000.0"), ("m", "60000.0"), ("h", "3600000.0"),
