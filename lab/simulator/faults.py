@@ -15,13 +15,17 @@ class InvalidFaults(ValueError):
 class Faults:
     """`error_ratio` of canary requests fail with HTTP 500; each canary request takes
     `added_latency` seconds more. `fleet_error_ratio` of every request, stable and canary,
-    fails (an incident not caused by the canary). `journeys` limits all three to those
-    journeys (empty: all)."""
+    fails (an incident not caused by the canary). `canary_served_ratio` is the part of the
+    requests its weight sends to the canary that the canary actually serves, the rest going
+    to stable (pods that crash-loop or are not ready, session affinity pinning clients away):
+    at weight 25 and 0.1 the canary serves 2.5 % of requests. `journeys` limits all four to
+    those journeys (empty: all)."""
 
     error_ratio: float = 0.0
     added_latency: float = 0.0
     journeys: frozenset[str] = field(default_factory=frozenset)
     fleet_error_ratio: float = 0.0
+    canary_served_ratio: float = 1.0
 
     def applies_to(self, journey: str) -> bool:
         return not self.journeys or journey in self.journeys
@@ -32,19 +36,28 @@ class Faults:
             "addedLatencySeconds": self.added_latency,
             "journeys": sorted(self.journeys),
             "fleetErrorRatio": self.fleet_error_ratio,
+            "canaryServedRatio": self.canary_served_ratio,
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Faults:
-        """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"]};
-        every key is optional and an empty body clears all faults."""
-        unknown = set(body) - {"errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio"}
+        """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"],
+        "canaryServedRatio": 0.1}; every key is optional and an empty body clears all faults."""
+        known = {
+            "errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio", "canaryServedRatio"
+        }  # fmt: skip
+        unknown = set(body) - known
         if unknown:
             raise InvalidFaults(f"unknown fault keys: {sorted(unknown)}")
         error_ratio = _number(body, "errorRatio")
         fleet_error_ratio = _number(body, "fleetErrorRatio")
         added_latency = _number(body, "addedLatencySeconds")
-        for key, ratio in (("errorRatio", error_ratio), ("fleetErrorRatio", fleet_error_ratio)):
+        served_ratio = _number(body, "canaryServedRatio", 1.0)
+        for key, ratio in (
+            ("errorRatio", error_ratio),
+            ("fleetErrorRatio", fleet_error_ratio),
+            ("canaryServedRatio", served_ratio),
+        ):
             if not 0.0 <= ratio <= 1.0:
                 raise InvalidFaults(f"{key} must be within [0, 1], got {ratio}")
         if added_latency < 0.0:
@@ -52,11 +65,11 @@ class Faults:
         journeys = body.get("journeys", [])
         if not isinstance(journeys, list) or not all(isinstance(j, str) for j in journeys):
             raise InvalidFaults("journeys must be a list of journey names")
-        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio)
+        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio, served_ratio)
 
 
-def _number(body: Mapping[str, Any], key: str) -> float:
-    value = body.get(key, 0.0)
+def _number(body: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidFaults(f"{key} must be a number, got {value!r}")
     return float(value)

@@ -696,6 +696,11 @@ class SuccessMetricStatusModel(_StatusModel):
     baseline_samples: Number | None = None
 
 
+class SpecAuditStatusModel(_StatusModel):
+    generation: Generation | None = None
+    fields: dict[str, Text] | None = None
+
+
 class ExposureStatusModel(_StatusModel):
     state: Literal["proven", "mismatch", "silent", "unknown", "not-judged"] | None = None
     route_weight: Percent | None = None
@@ -733,6 +738,8 @@ class HistoryEntryModel(_StatusModel):
     weight_from: Percent
     weight_to: Percent
     reason: Text | None = None
+    generation: Generation | None = None
+    changes: list[Text] | None = Field(default=None, max_length=20)
 
 
 class IntentStatusModel(_StatusModel):
@@ -779,6 +786,7 @@ class CanaryGateStatusModel(_StatusModel):
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     success_metrics: list[SuccessMetricStatusModel] | None = None
+    spec_audit: SpecAuditStatusModel | None = None
     exposure: ExposureStatusModel | None = None
     windows: list[WindowStatusModel] | None = Field(default=None, max_length=16)
     conditions: list[ConditionModel] | None = None

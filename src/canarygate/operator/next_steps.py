@@ -132,6 +132,16 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
         "Nothing to do: in guarded mode (high risk) each step needs consecutive passing "
         f"evaluations; the next one comes {f.interval} from now."
     ),
+    "Exposure": lambda f: (
+        f"Check the canary's pods: its route gives it {f.weight}% of requests but it served a "
+        "different share (pods not ready or crash-looping, session affinity, another route). "
+        "The gate holds, never promotes and never counts a pass until it serves its share."
+    ),
+    "ExposureSilent": lambda f: (
+        "Check that the canary's pods serve requests and that spec.canary.exposure's queries "
+        "answer: the canary's telemetry is silent or its share cannot be measured, which is "
+        "silence, not health. The gate holds meanwhile."
+    ),
     "SuccessMetricHold": lambda f: (
         "Nothing to do yet: the canary is safe to promote, but its success metrics do not show "
         "the release's value yet; the last step waits for them (see status.successMetrics)."
@@ -140,6 +150,12 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
 
 
 def _frozen(f: Facts) -> str:
+    if f.reason_codes[:1] == ("Window",):
+        return (
+            "Nothing to do unless the release must ship now: a freeze window of "
+            "spec.policy.windows applies and the canary stays where it is until it ends (a "
+            "failing critical guardrail still rolls back)."
+        )
     return (
         f"Customer health is red ({f.breaching or 'see the journeys'}): the canary will not "
         "advance. Investigate the journeys in breach; the gate resumes when health recovers and "
@@ -234,6 +250,10 @@ NEXT_STEPS: Final[dict[str, Advice]] = {
     "IntentAbandoned": lambda f: "Nothing to do: the gate decides again.",
     "TrafficRestored": lambda f: "Nothing to do: the gate was deleted and its routing restored.",
     "IntentCompleted": _nothing,
+    "SpecEdited": lambda f: (
+        "Nothing to do if the edit was meant: it is recorded in status.history; a looser rule "
+        "restarts the count of passes for the current step."
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, CanarygateError, NotLeader
 from canarygate.core.vocabulary import Action
 from canarygate.kube import KubeError
-from canarygate.operator import drifting, holding, lifecycle, moving
+from canarygate.operator import auditing, drifting, holding, lifecycle, moving
 from canarygate.operator.context import (
     AT_INTERVAL,
     GateContext,
@@ -85,6 +85,8 @@ class Rollouts:
             return await lifecycle.start(ctx, record)
         if record.intent is not None:
             return await moving.complete(ctx, record, record.intent)
+        if record.audit_due:
+            return await auditing.record_edit(ctx, record)
         if record.terminal:
             return await drifting.keep_terminal(ctx, record)
         drift = await drifting.drift_check(ctx, record, decision)

@@ -26,6 +26,8 @@ class EventReason(StrEnum):
     INTENT_COMPLETED = "IntentCompleted"
     INTENT_ABANDONED = "IntentAbandoned"
     TRAFFIC_RESTORED = "TrafficRestored"
+    # The spec was edited during a rollout (operator.auditing).
+    SPEC_EDITED = "SpecEdited"
 
 
 class ConditionType(StrEnum):
