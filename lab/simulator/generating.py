@@ -191,6 +191,11 @@ class Simulator:
                 self._faults.added_latency,
             ),
             (
+                "canarygate_simulator_canary_fault_served_ratio",
+                "Part of the canary's weighted share the canary actually serves (1: all of it).",
+                self._faults.canary_served_ratio,
+            ),
+            (
                 "canarygate_simulator_rate_per_journey",
                 "Configured requests per second per journey.",
                 self.config.rate,

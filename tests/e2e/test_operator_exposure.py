@@ -51,7 +51,17 @@ def create_gate(scenario: Scenario) -> None:
         guardrails=[sc.error_guardrail(scenario.label, min_samples=5)],
     )
     gate["spec"]["canary"]["exposure"] = exposure(scenario)
-    scenario.create(gate)
+    created = scenario.create(gate)
+    # The local control plane is shared: a CRD without this field, applied meanwhile by
+    # another test session, would prune it and make this test meaningless. Say so.
+    assert "exposure" in created["spec"]["canary"], "the CRD in the cluster has no exposure"
+
+
+def still_exposed(scenario: Scenario) -> None:
+    spec = (scenario.gate("web") or {}).get("spec") or {}
+    assert "exposure" in spec.get("canary", {}), (
+        "spec.canary.exposure vanished: another CRD was applied to the shared control plane"
+    )
 
 
 def holds(scenario: Scenario) -> float:
@@ -104,6 +114,7 @@ def test_a_canary_serving_far_less_than_its_weight_is_held_until_it_serves_it(
         timeout=60,
     )
 
+    still_exposed(scenario)
     simulator.clear_faults()
     promoted = scenario.wait_phase("web", "Promoted", timeout=120)
     assert history_steps(promoted) == [
@@ -146,3 +157,4 @@ def test_a_canary_whose_telemetry_falls_silent_is_held_as_silence(scenario: Scen
         timeout=60,
     )
     assert "RolledBack" not in scenario.event_reasons("web")
+    still_exposed(scenario)

@@ -16,7 +16,7 @@ from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.freshness import Freshness, describe_age
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
-from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule, mode_for
 from canarygate.core.queries import plan_queries
 from canarygate.core.specs import (
     BurnRateRule,
@@ -29,7 +29,7 @@ from canarygate.core.specs import (
     SuccessMetricSpec,
 )
 from canarygate.core.success import SuccessAssessment
-from canarygate.core.vocabulary import Health, Mode
+from canarygate.core.vocabulary import Health, Mode, WindowEffect
 
 # The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
 _PRECEDENCE: dict[ReasonCode, str] = {
@@ -81,6 +81,14 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     yield f"release risk {decision.risk.risk}: {decision.risk.because}"
     overridden = (decision.health, decision.risk.risk) in spec.policy.cells
     cell = "spec.policy.matrix" if overridden else "the default matrix"
+    cell_mode = mode_for(spec.policy, decision.health, decision.risk.risk)
+    if cell_mode is not decision.mode:
+        frozen = ", ".join(
+            j.window.name
+            for j in decision.windows
+            if j.in_force and j.window.effect is WindowEffect.FREEZE
+        )
+        cell = f"{cell} gives {cell_mode}, but freeze window {frozen} is in force"
     yield (
         f"mode {decision.mode}: {decision.health} x {decision.risk.risk} in {cell}; "
         f"{MODE_BEHAVIOURS[decision.mode].summary}"

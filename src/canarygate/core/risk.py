@@ -47,7 +47,5 @@ def raised_by_windows(risk: RiskAssessment, raising: Sequence[WindowJudged]) -> 
     if risk.risk is Risk.HIGH:
         return RiskAssessment(Risk.HIGH, risk.declared, f"{risk.because}; window {names} too")
     return RiskAssessment(
-        Risk.HIGH,
-        risk.declared,
-        f"window {names} raises it to high (otherwise low: {risk.because})",
+        Risk.HIGH, risk.declared, f"high-risk window {names} in force; otherwise {risk.because}"
     )

@@ -204,9 +204,7 @@ def test_a_high_risk_window_makes_the_release_guarded() -> None:
     assert decision.risk.risk is Risk.HIGH
     assert decision.mode is Mode.GUARDED
     assert decision.action is Action.HOLD  # the first of two passes
-    assert decision.risk.because == (
-        "window evening-peak raises it to high (otherwise low: declared low)"
-    )
+    assert decision.risk.because == "high-risk window evening-peak in force; otherwise declared low"
     assert any(
         r.code is ReasonCode.WINDOW and "release risk is raised to high" in r.message
         for r in decision.reasons
