@@ -34,7 +34,7 @@ from canarygate.core.specs import ExposureSpec
 from canarygate.core.vocabulary import ACTION_PERMISSIVENESS
 
 from .builders import gate, guardrail_observations, healthy, journey
-from .test_properties import Observed, scenarios
+from .test_properties import Observed, bare, scenarios
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 SPEC = ExposureSpec(canary="canary[{{window}}]", total="total[{{window}}]")
@@ -173,7 +173,7 @@ def test_exposure_that_is_not_proven_is_never_a_pass_and_never_more_permissive(
     total: float | Missing,
     tolerance: float,
 ) -> None:
-    spec, state, observed = scenario
+    spec, state, observed = bare(*scenario)
     without = decide(spec, state, observed, NOW)
     with_exposure = exposed(spec, tolerance)
     decision = decide(with_exposure, state, {**observed, **served(canary, total)}, NOW)

@@ -27,7 +27,7 @@ from canarygate.core.vocabulary import ACTION_PERMISSIVENESS, WindowEffect
 from canarygate.core.windows import TimeWindow, WallClocks, judge_windows
 
 from .builders import gate, guardrail_observations, healthy, journey
-from .test_properties import Observed, scenarios
+from .test_properties import Observed, bare, scenarios
 
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # a Friday
 PEAK = TimeWindow(
@@ -242,7 +242,7 @@ def test_a_window_whose_local_time_is_unknown_counts_as_in_force(
 def test_a_window_never_makes_a_decision_more_permissive(
     scenario: tuple[GateSpec, GateState, Observed], window: TimeWindow, local: datetime
 ) -> None:
-    spec, state, observed = scenario
+    spec, state, observed = bare(*scenario)
     without = decide(spec, state, observed, NOW)
     windowed = with_windows(spec, window)
     reading = WallClocks(NOW, {"UTC": local})
