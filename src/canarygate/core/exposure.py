@@ -101,7 +101,8 @@ def judge_exposure(
         state = Exposure.UNKNOWN if weight else Exposure.NOT_JUDGED
         return found(state, f"{route}; invalid evidence: {problem}", invalid=True)
     if isinstance(total, Missing):
-        why = f"{route}; exposure unknown: no total requests over {window} ({total.describe()})"
+        what = "no series" if total.kind is MissingKind.NO_DATA else "unknown"
+        why = f"{route}; exposure unknown: total requests over {window} {what} ({total.describe()})"
         return found(Exposure.UNKNOWN if weight else Exposure.NOT_JUDGED, why)
     if total == 0:
         why = f"{route}; exposure unknown: no requests at all over {window}"
