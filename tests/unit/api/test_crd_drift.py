@@ -314,3 +314,14 @@ def test_window_rules_have_the_models_messages() -> None:
     ]
     dates = window["properties"]["dates"]["x-kubernetes-validations"]
     assert [r["message"] for r in dates] == [WINDOW_DATES_MESSAGE]
+
+
+def test_the_exposure_tolerance_is_bounded_by_cel_too() -> None:
+    """The API server compares an integer tolerance (`0`) with whole bounds only; the CEL rule
+    states the models' bounds."""
+    canary = crd_schema()["properties"]["spec"]["properties"]["canary"]["properties"]
+    rules = [r["rule"] for r in canary["exposure"]["x-kubernetes-validations"]]
+    schema = pydantic_schema()["properties"]["spec"]["properties"]["canary"]["properties"]
+    bounds = schema["exposure"]["properties"]["tolerance"]
+    low, high = bounds["minimum"][0], bounds["maximum"][0]
+    assert f"self.tolerance >= {low:g} && self.tolerance <= {high:g}" in rules
