@@ -9,16 +9,21 @@ records it also takes the new fields.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from canarygate.api.status import appended, rfc3339
+from canarygate.api.status import appended, rfc3339, significant
 from canarygate.core.auditing import SpecChanges
 from canarygate.core.vocabulary import Action
-from canarygate.operator.context import GateContext, Next
+from canarygate.operator.context import GateContext
 from canarygate.operator.records import GateRecord
 from canarygate.operator.vocabulary import EventReason
 
+log = logging.getLogger("canarygate.operator")
+
+# The note a record keeps when its status cannot hold `specAudit` (see record_edit).
+UNSUPPORTED: Final = "spec-audit"
 CHANGES_LIMIT: Final = 20  # per history entry; the reason says how many there were
 _NAMED = 3  # changes named in the reason and the Event
 
@@ -43,9 +48,10 @@ def describe_edit(record: GateRecord, edit: SpecChanges) -> str:
     return f"spec edited (generation {since}{record.generation}): {named}{more}; {effect}"
 
 
-async def record_edit(ctx: GateContext, record: GateRecord) -> Next:
-    """Record the edit (during a rollout) and take the new fields; then decide again at once,
-    on the new spec and with the count restarted if a rule was loosened."""
+async def record_edit(ctx: GateContext, record: GateRecord) -> None:
+    """Record the edit (during a rollout) and take the new fields. A status that cannot keep
+    them (a CRD older than the operator prunes `specAudit`) is noted in memory, so the gate is
+    not written again for it on every tick."""
     now = ctx.clock()
     edit = record.edit if record.in_rollout else None
     message = describe_edit(record, edit) if edit else None
@@ -74,6 +80,15 @@ async def record_edit(ctx: GateContext, record: GateRecord) -> Next:
         return patch
 
     written = await ctx.write(record, build)
+    # The transition that follows in this tick compares with what is now written.
+    record.digest = significant(written.get("status") or {})
+    record.resource_version = str((written.get("metadata") or {}).get("resourceVersion", ""))
+    if "specAudit" not in (written.get("status") or {}):
+        record.notes[UNSUPPORTED] = "status.specAudit pruned: the CRD predates it"
+        log.warning(
+            "gate %s: status.specAudit was pruned (the CRD is older than the operator); spec "
+            "edits are not audited until the CRD is updated",
+            record.key,
+        )
     if message is not None:
         await ctx.event(written, EventReason.SPEC_EDITED, message)
-    return Next(after=0.0)

@@ -86,7 +86,9 @@ class Rollouts:
         if record.intent is not None:
             return await moving.complete(ctx, record, record.intent)
         if record.audit_due:
-            return await auditing.record_edit(ctx, record)
+            # Recorded first; this tick's decision was made with the count already restarted
+            # (operator.records), so the transition below may go on with it.
+            await auditing.record_edit(ctx, record)
         if record.terminal:
             return await drifting.keep_terminal(ctx, record)
         drift = await drifting.drift_check(ctx, record, decision)
