@@ -42,6 +42,7 @@ _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.HOLD: "5 (the mode does not advance)",
     ReasonCode.NOT_NEUTRAL: "5 (the mode advances only customer-neutral, reversible changes)",
     ReasonCode.COHORT: "5 (the mode does not advance)",
+    ReasonCode.WINDOW: "5 (a freeze window is in force: the mode does not advance)",
     ReasonCode.PASSES_NEEDED: "6 (not enough consecutive passes yet)",
     ReasonCode.ADVANCE: "7 (the evaluation passed: next step)",
     ReasonCode.PROMOTE: "7 (the evaluation passed at the last step: promote)",

@@ -23,6 +23,7 @@ from canarygate.core import (
     decide,
 )
 from canarygate.core.decisions import ReasonCode
+from canarygate.core.explaining import explain
 from canarygate.core.vocabulary import ACTION_PERMISSIVENESS, WindowEffect
 from canarygate.core.windows import TimeWindow, WallClocks, judge_windows
 
@@ -177,6 +178,12 @@ def test_a_freeze_window_holds_a_gate_that_would_advance() -> None:
         "hold: freeze window night (every day 22:00-06:00 UTC; local 23:00, until "
         "2026-11-28 06:00) applies; steps are frozen"
     )
+    lines = explain(spec, decision)
+    assert lines[0] == (
+        "decided hold (10% -> 10%) by precedence rule 5 (a freeze window is in force: the mode "
+        "does not advance)"
+    )
+    assert any(line.endswith("-> APPLIES") for line in lines)
     mode = next(r.message for r in decision.reasons if r.code is ReasonCode.MODE)
     assert mode.startswith("mode freeze (freeze window night; green x low would be proceed)")
     # Outside the window the same gate advances.
