@@ -15,8 +15,11 @@ class InvalidFaults(ValueError):
 class Faults:
     """`error_ratio` of canary requests fail with HTTP 500; each canary request takes
     `added_latency` seconds more. `fleet_error_ratio` of every request, stable and canary,
-    fails (an incident not caused by the canary). `journeys` limits all three to those
-    journeys (empty: all). `probe_fails`: the synthetic blackbox probe of the canary
+    fails (an incident not caused by the canary). `canary_served_ratio` is the part of the
+    requests its weight sends to the canary that the canary actually serves, the rest going
+    to stable (pods that crash-loop or are not ready, session affinity pinning clients away):
+    at weight 25 and 0.1 the canary serves 2.5 % of requests. `journeys` limits all four to
+    those journeys (empty: all). `probe_fails`: the synthetic blackbox probe of the canary
     (`probe_success{target="canary"}`) reports failure, as a probe of the customer journey
     against a broken canary would."""
 
@@ -25,6 +28,7 @@ class Faults:
     journeys: frozenset[str] = field(default_factory=frozenset)
     fleet_error_ratio: float = 0.0
     probe_fails: bool = False
+    canary_served_ratio: float = 1.0
 
     def applies_to(self, journey: str) -> bool:
         return not self.journeys or journey in self.journeys
@@ -36,20 +40,30 @@ class Faults:
             "journeys": sorted(self.journeys),
             "fleetErrorRatio": self.fleet_error_ratio,
             "probeFails": self.probe_fails,
+            "canaryServedRatio": self.canary_served_ratio,
         }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Faults:
-        """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"]};
-        every key is optional and an empty body clears all faults."""
-        known = {"errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio", "probeFails"}
+        """Parse {"errorRatio": 0.2, "addedLatencySeconds": 0.3, "journeys": ["checkout"],
+        "canaryServedRatio": 0.1, "probeFails": true}; every key is optional and an empty body
+        clears all faults."""
+        known = {
+            "errorRatio", "addedLatencySeconds", "journeys", "fleetErrorRatio", "probeFails",
+            "canaryServedRatio",
+        }  # fmt: skip
         unknown = set(body) - known
         if unknown:
             raise InvalidFaults(f"unknown fault keys: {sorted(unknown)}")
         error_ratio = _number(body, "errorRatio")
         fleet_error_ratio = _number(body, "fleetErrorRatio")
         added_latency = _number(body, "addedLatencySeconds")
-        for key, ratio in (("errorRatio", error_ratio), ("fleetErrorRatio", fleet_error_ratio)):
+        served_ratio = _number(body, "canaryServedRatio", 1.0)
+        for key, ratio in (
+            ("errorRatio", error_ratio),
+            ("fleetErrorRatio", fleet_error_ratio),
+            ("canaryServedRatio", served_ratio),
+        ):
             if not 0.0 <= ratio <= 1.0:
                 raise InvalidFaults(f"{key} must be within [0, 1], got {ratio}")
         if added_latency < 0.0:
@@ -60,11 +74,18 @@ class Faults:
         probe_fails = body.get("probeFails", False)
         if not isinstance(probe_fails, bool):
             raise InvalidFaults(f"probeFails must be true or false, got {probe_fails!r}")
-        return cls(error_ratio, added_latency, frozenset(journeys), fleet_error_ratio, probe_fails)
+        return cls(
+            error_ratio,
+            added_latency,
+            frozenset(journeys),
+            fleet_error_ratio,
+            probe_fails,
+            served_ratio,
+        )
 
 
-def _number(body: Mapping[str, Any], key: str) -> float:
-    value = body.get(key, 0.0)
+def _number(body: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidFaults(f"{key} must be a number, got {value!r}")
     return float(value)

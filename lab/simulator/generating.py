@@ -108,7 +108,10 @@ class Simulator:
             self._seconds += seconds
             for journey in self.config.journeys:
                 total = self._counters[journey].take(self.config.rate, seconds)
-                canary = self._splitters[journey].split(total, self._weight / 100.0)
+                share = self._weight / 100.0
+                if self._faults.applies_to(journey):
+                    share *= self._faults.canary_served_ratio
+                canary = self._splitters[journey].split(total, share)
                 self._serve(journey, "stable", total - canary)
                 self._serve(journey, "canary", canary)
 
@@ -186,6 +189,11 @@ class Simulator:
                 "canarygate_simulator_canary_fault_added_latency_seconds",
                 "Injected canary added latency.",
                 self._faults.added_latency,
+            ),
+            (
+                "canarygate_simulator_canary_fault_served_ratio",
+                "Part of the canary's weighted share the canary actually serves (1: all of it).",
+                self._faults.canary_served_ratio,
             ),
             (
                 "canarygate_simulator_rate_per_journey",

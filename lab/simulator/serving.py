@@ -5,7 +5,8 @@ GET  /healthz   "ok"
 GET  /state     {"weight": .., "faults": {..}, "totals": [..]} as JSON
 GET  /faults    current canary faults as JSON
 POST /faults    replace them: {"errorRatio": 0.2, "addedLatencySeconds": 0.3,
-                "journeys": ["checkout"]}; {} clears (so does DELETE /faults)
+                "journeys": ["checkout"], "fleetErrorRatio": 0.1, "canaryServedRatio": 0.1};
+                {} clears (so does DELETE /faults)
 """
 
 from __future__ import annotations

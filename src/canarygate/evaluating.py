@@ -19,6 +19,7 @@ from types import TracebackType
 from canarygate.api.controls import controls_of
 from canarygate.api.converting import to_gate_spec, to_gate_state
 from canarygate.api.v1alpha1 import CanaryGate
+from canarygate.api.zones import wall_clocks
 from canarygate.core import defaults
 from canarygate.core.checks import CheckResult
 from canarygate.core.controls import NO_CONTROLS, ControlKind, Controls, applying, judge_controls
@@ -203,7 +204,15 @@ async def decide_checked(
     if not decision.checks_wanted:
         return decision
     answers = await call_checks(spec, decision, caller, gate)
-    return decide(spec, state, observations, decision.at, controls=controls, checks=answers)
+    return decide(
+        spec,
+        state,
+        observations,
+        decision.at,
+        wall_clocks(spec, decision.at),
+        controls=controls,
+        checks=answers,
+    )
 
 
 async def evaluate_gates(
@@ -261,7 +270,7 @@ async def evaluate_specs(
     observed = await asyncio.gather(*(batch.observe(plan) for plan in plans))
     given: Sequence[Controls] = controls if controls is not None else [NO_CONTROLS] * len(gates)
     decisions = tuple(
-        decide(spec, state, observations, at, controls=control)
+        decide(spec, state, observations, at, wall_clocks(spec, at), controls=control)
         for (spec, state), observations, control in zip(gates, observed, given, strict=True)
     )
     return TickReport(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from canarygate.api.memory import check_records_from_status, freeze_from_status
 from canarygate.api.recorded import reading_queries
 from canarygate.api.v1alpha1 import (
@@ -10,19 +12,26 @@ from canarygate.api.v1alpha1 import (
     CheckModel,
     GuardrailModel,
     HealthPolicyModel,
+    HealthRuleModel,
     HealthTierModel,
     JourneyModel,
     MatrixModel,
+    PolicyModel,
     SuccessMetricModel,
+    TimeWindowModel,
 )
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy, ApprovalSteps
 from canarygate.core.checks import CheckSpec, PrometheusCheck, WebhookCheck
 from canarygate.core.durations import parse_duration
+from canarygate.core.presets import preset_rule
 from canarygate.core.specs import (
     DEFAULT_HEALTH_POLICY,
+    BurnCondition,
     BurnRateRule,
     CanarySpec,
+    CombinedRule,
+    ExposureSpec,
     GateSpec,
     GuardrailSpec,
     HealthPolicy,
@@ -38,6 +47,7 @@ from canarygate.core.specs import (
 )
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Health, Mode, Phase, Risk
+from canarygate.core.windows import WEEKDAYS, TimeWindow
 
 
 def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
@@ -76,6 +86,18 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
                 if canary.approval is not None
                 else ApprovalPolicy()
             ),
+            exposure=(
+                ExposureSpec(
+                    canary=canary.exposure.canary,
+                    total=canary.exposure.total,
+                    window=(
+                        parse_duration(canary.exposure.window) if canary.exposure.window else None
+                    ),
+                    tolerance=canary.exposure.tolerance,
+                )
+                if canary.exposure is not None
+                else None
+            ),
         ),
         risk=RiskSpec(
             level=spec.risk.level,
@@ -88,16 +110,36 @@ def to_gate_spec(gate: CanaryGate, *, read_recorded: bool = True) -> GateSpec:
             ),
         ),
         health=_health_policy(spec.health),
-        policy=MatrixPolicy(
-            cells=_matrix_cells(spec.policy.matrix if spec.policy else None),
-            guarded_passes=(spec.policy.guarded_passes if spec.policy else defaults.GUARDED_PASSES),
-            freeze_cooldown=(
-                parse_duration(spec.policy.freeze_cooldown)
-                if spec.policy
-                else defaults.FREEZE_COOLDOWN
-            ),
-        ),
+        policy=_matrix_policy(spec.policy),
         enforcement=spec.enforcement,
+    )
+
+
+def _matrix_policy(policy: PolicyModel | None) -> MatrixPolicy:
+    if policy is None:
+        return MatrixPolicy()
+    return MatrixPolicy(
+        cells=_matrix_cells(policy.matrix),
+        guarded_passes=policy.guarded_passes,
+        freeze_cooldown=parse_duration(policy.freeze_cooldown),
+        windows=tuple(_time_window(w) for w in policy.windows or []),
+    )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _time_window(window: TimeWindowModel) -> TimeWindow:
+    return TimeWindow(
+        name=window.name,
+        effect=window.effect,
+        time_zone=window.time_zone,
+        start=_minutes(window.start),
+        end=_minutes(window.end),
+        days=frozenset(WEEKDAYS.index(day) for day in window.days or []),
+        dates=frozenset(date.fromisoformat(d) for d in window.dates or []),
     )
 
 
@@ -202,6 +244,23 @@ def _health_policy(override: HealthPolicyModel | None) -> HealthPolicy:
         red=_tier(override.red, DEFAULT_HEALTH_POLICY.red),
         yellow=_tier(override.yellow, DEFAULT_HEALTH_POLICY.yellow),
         max_sample_age=parse_duration(override.max_sample_age),
+        rules=tuple(_combined_rule(r) for r in override.rules or []),
+    )
+
+
+def _combined_rule(rule: HealthRuleModel) -> CombinedRule:
+    journeys = tuple(rule.journeys or ())
+    if rule.preset is not None:
+        return preset_rule(rule.preset, name=rule.name, journeys=journeys, severity=rule.severity)
+    assert rule.severity is not None  # the model refuses a rule without one
+    return CombinedRule(
+        name=rule.name,
+        severity=rule.severity,
+        burn_rates=tuple(
+            BurnCondition(parse_duration(c.window), c.at_least) for c in rule.burn_rates or []
+        ),
+        budget_remaining_below=rule.budget_remaining_below,
+        journeys=journeys,
     )
 
 

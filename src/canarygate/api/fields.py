@@ -115,6 +115,8 @@ SAMPLE_AGE_BOUNDS: Final = DurationBounds("30s", "1h")
 # A webhook check's call; the operator waits for it before that gate's transition.
 WEBHOOK_TIMEOUT_BOUNDS: Final = DurationBounds("1s", "1m")
 FREEZE_COOLDOWN_BOUNDS: Final = DurationBounds("1s", "24h")
+# Proof of exposure: a window a few scrapes long at least, and short enough to follow a step.
+EXPOSURE_WINDOW_BOUNDS: Final = DurationBounds("5s", "1h")
 
 Timeout = Annotated[DurationText, AfterValidator(TIMEOUT_BOUNDS.check)]
 Interval = Annotated[DurationText, AfterValidator(INTERVAL_BOUNDS.check)]
@@ -123,6 +125,7 @@ BurnWindow = Annotated[DurationText, AfterValidator(BURN_WINDOW_BOUNDS.check)]
 SampleAge = Annotated[DurationText, AfterValidator(SAMPLE_AGE_BOUNDS.check)]
 WebhookTimeout = Annotated[DurationText, AfterValidator(WEBHOOK_TIMEOUT_BOUNDS.check)]
 FreezeCooldown = Annotated[DurationText, AfterValidator(FREEZE_COOLDOWN_BOUNDS.check)]
+ExposureWindow = Annotated[DurationText, AfterValidator(EXPOSURE_WINDOW_BOUNDS.check)]
 
 # Kubernetes object names (k8s.io/apimachinery/pkg/util/validation), checked as the API
 # server checks them, so that a name can never carry a newline or an escape sequence.

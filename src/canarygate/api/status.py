@@ -22,10 +22,12 @@ from typing import Any, Final
 
 from canarygate.api.memory import checks_status, freeze_status, significant_checks
 from canarygate.core.decisions import Decision
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action
+from canarygate.core.windows import WindowJudged
 
 HISTORY_LIMIT: Final = 50
 MESSAGE_LIMIT: Final = 1024
@@ -62,9 +64,39 @@ def evidence(decision: Decision) -> dict[str, Any]:
         "journeys": [_journey(j) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+        "windows": [_window(w) for w in decision.windows if w.in_force],
+        "exposure": _exposure(decision.exposure),
         # Memory the next evaluation decides from (core.state): written with the evidence.
         "checks": checks_status(decision.checks),
         "freeze": freeze_status(decision.state.freeze, decision.cooldown_until),
+    }
+
+
+def _exposure(exposure: ExposureAssessment | None) -> dict[str, Any] | None:
+    if exposure is None:
+        return None
+    return {
+        "state": str(exposure.state),
+        "routeWeight": exposure.route_weight,
+        "served": _number(exposure.served),
+        "canary": _number(exposure.canary),
+        "total": _number(exposure.total),
+        "window": exposure.window.text,
+        "finding": _clip(exposure.finding),
+    }
+
+
+def _window(judged: WindowJudged) -> dict[str, Any]:
+    def local(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="minutes")
+
+    return {
+        "name": judged.window.name,
+        "effect": str(judged.window.effect),
+        "timeZone": judged.window.time_zone,
+        "localTime": local(judged.local),
+        "until": local(judged.until),
+        "detail": _clip(judged.describe()),
     }
 
 
@@ -75,6 +107,8 @@ def _journey(j: JourneyAssessment) -> dict[str, Any]:
         "burnRates": {w: _number(r) for w, r in j.burn_rate_map().items()},
         "budgetRemaining": _number(j.budget_remaining),
     }
+    if j.rules_fired:
+        found["rulesFired"] = list(j.rules_fired)
     if j.segmented:
         found |= {
             "overall": str(j.overall),
@@ -221,6 +255,8 @@ def significant(status: Mapping[str, Any]) -> str:
     view["journeys"] = [
         (j.get("name"), j.get("health"), _worst_segment(j)) for j in status.get("journeys") or []
     ]
+    view["exposure"] = (status.get("exposure") or {}).get("state")
+    view["windows"] = [(w.get("name"), w.get("effect")) for w in status.get("windows") or []]
     view["successMetrics"] = [
         (m.get("name"), m.get("verdict")) for m in status.get("successMetrics") or []
     ]

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 from itertools import pairwise
 from typing import Annotated, Any, Final, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     Strict,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +40,7 @@ from canarygate.api.fields import (
     BurnWindow,
     ComplianceWindow,
     Count,
+    ExposureWindow,
     FailureLimit,
     Flag,
     FreezeCooldown,
@@ -61,6 +65,7 @@ from canarygate.api.fields import (
     check_namespace,
     check_object_name,
 )
+from canarygate.api.zones import check_time_zone
 from canarygate.core import defaults
 from canarygate.core.addresses import MAX_ADDRESS_LENGTH, parse_address
 from canarygate.core.checks import CheckKind, CheckTiming, CheckVerdict
@@ -78,8 +83,10 @@ from canarygate.core.vocabulary import (
     Phase,
     Risk,
     RiskLevel,
+    RuleSeverity,
     Severity,
     Verdict,
+    WindowEffect,
 )
 
 API_GROUP: Final = "canarygate.io"
@@ -112,6 +119,22 @@ INCIDENT_HOTFIX_MESSAGE: Final = "incident is only for a hotfix (changeType hotf
 CHECK_KIND_MESSAGE: Final = "a check is either a prometheus query or a webhook"
 CHECK_BOUNDS_MESSAGE: Final = "a prometheus check needs min, max, or both"
 CHECK_ORDER_MESSAGE: Final = "min must not be above max"
+# Messages of the combined health rules' CEL rules (spec.health.rules), the same in the CRD.
+RULE_PRESET_MESSAGE: Final = (
+    "a rule names a preset or states its own conditions (burnRates, budgetRemainingBelow), not both"
+)
+RULE_CONDITIONS_MESSAGE: Final = (
+    "a rule without a preset needs a severity and at least one condition (burnRates or "
+    "budgetRemainingBelow)"
+)
+RULE_JOURNEYS_MESSAGE: Final = "spec.health.rules[].journeys must name journeys of spec.journeys"
+# Messages of the peak and freeze windows' CEL rules (spec.policy.windows), the same in the CRD.
+WINDOW_DAYS_MESSAGE: Final = "a window names days (recurring) or dates (one-off), not both"
+WINDOW_SPAN_MESSAGE: Final = (
+    "start and end must differ (00:00 to 24:00 is the whole day; an end before the start runs "
+    "past midnight)"
+)
+WINDOW_DATES_MESSAGE: Final = "dates must be calendar dates, YYYY-MM-DD"
 
 
 class _Model(BaseModel):
@@ -267,10 +290,51 @@ class HealthTierModel(_Model):
     budget_remaining_below: BudgetBound | None = None
 
 
+class BurnConditionModel(_Model):
+    window: BurnWindow
+    at_least: Annotated[Number, Gt(0), Le(BURN_RATE_LIMIT)]
+
+
+HealthPreset = Literal["burn4x-budget25", "burn3x-budget50"]
+
+
+class HealthRuleModel(_Model):
+    """A rule needing all of its conditions at once (core.specs.CombinedRule), or a preset."""
+
+    name: ItemName
+    preset: HealthPreset | None = None
+    severity: Annotated[RuleSeverity, TEXT_ONLY] | None = None
+    burn_rates: list[BurnConditionModel] | None = Field(default=None, min_length=1, max_length=4)
+    budget_remaining_below: BudgetBound | None = None
+    journeys: list[ItemName] | None = Field(default=None, min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _conditions(self) -> HealthRuleModel:
+        conditions = self.burn_rates is not None or self.budget_remaining_below is not None
+        if self.preset is not None and conditions:
+            raise ValueError(RULE_PRESET_MESSAGE)
+        if self.preset is None and (self.severity is None or not conditions):
+            raise ValueError(RULE_CONDITIONS_MESSAGE)
+        return self
+
+    @field_validator("journeys")
+    @classmethod
+    def _unique_journeys(cls, journeys: list[str] | None) -> list[str] | None:
+        _require_unique(journeys or [], "journey")
+        return journeys
+
+
 class HealthPolicyModel(_Model):
     red: HealthTierModel | None = None
     yellow: HealthTierModel | None = None
     max_sample_age: SampleAge = defaults.MAX_SAMPLE_AGE.text
+    rules: list[HealthRuleModel] | None = Field(default=None, max_length=16)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, rules: list[HealthRuleModel] | None) -> list[HealthRuleModel] | None:
+        _require_unique([r.name for r in rules or []], "rule")
+        return rules
 
 
 class GatewayApiTrafficModel(_Model):
@@ -451,6 +515,21 @@ class ApprovalModel(_Model):
     steps: Literal["none", "high-risk", "all"] = "none"
 
 
+class ExposureModel(_Model):
+    """Proof of exposure (core.exposure): the canary's requests and all requests over
+    `{{window}}`, to compare the share the canary served with its route's weight."""
+
+    canary: Query
+    total: Query
+    window: ExposureWindow | None = None
+    tolerance: Annotated[Number, Ge(0.05), Le(0.9)] = defaults.EXPOSURE_TOLERANCE
+
+    @field_validator("canary", "total")
+    @classmethod
+    def _templates(cls, value: str) -> str | None:
+        return _check_query(value, allowed=TEMPLATE_VARIABLES, required=("window",))
+
+
 class CanaryModel(_Model):
     traffic: TrafficModel
     steps: list[StepPercent] = Field(min_length=1, max_length=20)
@@ -461,6 +540,7 @@ class CanaryModel(_Model):
     guardrails: list[GuardrailModel] | None = Field(default=None, max_length=16)
     checks: list[CheckModel] | None = Field(default=None, max_length=16)
     success_metrics: list[SuccessMetricModel] | None = Field(default=None, max_length=8)
+    exposure: ExposureModel | None = None
 
     @field_validator("steps")
     @classmethod
@@ -516,10 +596,83 @@ class MatrixModel(_Model):
     red: RedMatrixRowModel | None = None
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Wall-clock times of a window: minutes of a local day, `24:00` only as an end.
+StartTime = Annotated[
+    str, Strict(), StringConstraints(max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
+EndTime = Annotated[
+    str,
+    Strict(),
+    StringConstraints(max_length=5, pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"),
+]
+LocalDate = Annotated[
+    str,
+    Strict(),
+    StringConstraints(
+        max_length=10, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+    ),
+]
+TimeZoneName = Annotated[
+    str,
+    Strict(),
+    StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+    ),
+    AfterValidator(check_time_zone),
+]
+
+
+def _calendar_dates(dates: list[str] | None) -> list[str] | None:
+    for text in dates or []:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{WINDOW_DATES_MESSAGE}, got {text}") from None
+    _require_unique(dates or [], "date")
+    return dates
+
+
+class TimeWindowModel(_Model):
+    """A peak or freeze window (core.windows): local times in an IANA time zone, on weekdays
+    or on one-off dates (every day when it names neither)."""
+
+    name: ItemName
+    effect: Annotated[WindowEffect, TEXT_ONLY]
+    time_zone: TimeZoneName
+    days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
+    dates: list[LocalDate] | None = Field(default=None, min_length=1, max_length=64)
+    start: StartTime = "00:00"
+    end: EndTime = "24:00"
+
+    _dates = field_validator("dates")(_calendar_dates)
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[str] | None) -> list[str] | None:
+        _require_unique(days or [], "day")
+        return days
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TimeWindowModel:
+        if self.days is not None and self.dates is not None:
+            raise ValueError(WINDOW_DAYS_MESSAGE)
+        if self.start == self.end:
+            raise ValueError(WINDOW_SPAN_MESSAGE)
+        return self
+
+
 class PolicyModel(_Model):
     matrix: MatrixModel | None = None
     guarded_passes: GuardedPasses = defaults.GUARDED_PASSES
     freeze_cooldown: FreezeCooldown = defaults.FREEZE_COOLDOWN.text
+    windows: list[TimeWindowModel] | None = Field(default=None, max_length=16)
+
+    @field_validator("windows")
+    @classmethod
+    def _unique_windows(cls, windows: list[TimeWindowModel] | None) -> list[TimeWindowModel] | None:
+        _require_unique([w.name for w in windows or []], "window")
+        return windows
 
 
 class CanaryGateSpecModel(_Model):
@@ -536,6 +689,20 @@ class CanaryGateSpecModel(_Model):
     def _unique_journeys(cls, journeys: list[JourneyModel]) -> list[JourneyModel]:
         _require_unique([j.name for j in journeys], "journey")
         return journeys
+
+    @field_validator("health")
+    @classmethod
+    def _rules_name_journeys(
+        cls, health: HealthPolicyModel | None, info: ValidationInfo
+    ) -> HealthPolicyModel | None:
+        journeys = info.data.get("journeys")  # absent when the journeys were refused
+        if health is None or journeys is None:
+            return health
+        names = {j.name for j in journeys}
+        for rule in health.rules or []:
+            if not set(rule.journeys or ()) <= names:
+                raise ValueError(RULE_JOURNEYS_MESSAGE)
+        return health
 
 
 def _require_unique(names: list[str], what: str) -> None:
@@ -585,6 +752,7 @@ class JourneyStatusModel(_StatusModel):
     )
     segments_judged: Count | None = None
     segments_ignored: Count | None = None
+    rules_fired: list[Text] | None = Field(default=None, max_length=16)
 
 
 class GuardrailSegmentStatusModel(_StatusModel):
@@ -650,6 +818,30 @@ class CheckStatusModel(_StatusModel):
     message: Text | None = None
 
 
+class SpecAuditStatusModel(_StatusModel):
+    generation: Generation | None = None
+    fields: dict[str, Text] | None = None
+
+
+class ExposureStatusModel(_StatusModel):
+    state: Literal["proven", "mismatch", "silent", "unknown", "not-judged"] | None = None
+    route_weight: Percent | None = None
+    served: Number | None = None
+    canary: Number | None = None
+    total: Number | None = None
+    window: Text | None = None
+    finding: Text | None = None
+
+
+class WindowStatusModel(_StatusModel):
+    name: Text
+    effect: Annotated[WindowEffect, TEXT_ONLY]
+    time_zone: Text | None = None
+    local_time: Text | None = None
+    until: Text | None = None
+    detail: Text | None = None
+
+
 class ConditionModel(_StatusModel):
     type: Annotated[Text, StringConstraints(max_length=316)]
     status: Literal["True", "False", "Unknown"]
@@ -671,6 +863,8 @@ class HistoryEntryModel(_StatusModel):
     control: Annotated[ControlKind, TEXT_ONLY] | None = None
     by: Text | None = None
     enforcement: Annotated[Enforcement, TEXT_ONLY] | None = None
+    generation: Generation | None = None
+    changes: list[Text] | None = Field(default=None, max_length=20)
 
 
 class IntentStatusModel(_StatusModel):
@@ -722,6 +916,9 @@ class CanaryGateStatusModel(_StatusModel):
     journeys: list[JourneyStatusModel] | None = None
     guardrails: list[GuardrailStatusModel] | None = None
     success_metrics: list[SuccessMetricStatusModel] | None = None
+    spec_audit: SpecAuditStatusModel | None = None
+    exposure: ExposureStatusModel | None = None
+    windows: list[WindowStatusModel] | None = Field(default=None, max_length=16)
     conditions: list[ConditionModel] | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 

@@ -8,6 +8,7 @@ sequence. JSON escapes control characters by itself.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from canarygate.api.memory import checks_status, freeze_status
@@ -16,11 +17,13 @@ from canarygate.cli.sanitising import printable
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.explaining import describe_freshness
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.segments import SegmentAssessment
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Lift, Verdict
+from canarygate.core.windows import WindowJudged
 
 # Worst segments shown under a journey or guardrail in the table (JSON lists them all).
 TABLE_SEGMENTS = 3
@@ -48,6 +51,11 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
         "journeys": [_with_freshness(_journey(j), decision) for j in decision.journeys],
         "guardrails": [_guardrail(g) for g in decision.guardrails],
         "successMetrics": [_success_metric(m) for m in decision.success_metrics],
+        # Every peak or freeze window of the gate: whether it applies now, and until when.
+        "windows": [_window(w) for w in decision.windows],
+        # The share of requests the canary served against its route's weight; null when the
+        # gate declares no exposure queries.
+        "exposure": _exposure(decision.exposure),
         # The Error outcome: queries Prometheus refused. Empty when there were none.
         "errors": [
             {
@@ -66,6 +74,38 @@ def decision_document(gate: CanaryGate, decision: Decision) -> dict[str, Any]:
     }
 
 
+def _exposure(exposure: ExposureAssessment | None) -> dict[str, Any] | None:
+    if exposure is None:
+        return None
+    return {
+        "state": str(exposure.state),
+        "routeWeight": exposure.route_weight,
+        "served": _number(exposure.served),
+        "canary": _number(exposure.canary),
+        "total": _number(exposure.total),
+        "tolerance": exposure.tolerance,
+        "window": exposure.window.text,
+        "blocks": exposure.blocks,
+        "finding": exposure.finding,
+    }
+
+
+def _window(judged: WindowJudged) -> dict[str, Any]:
+    def local(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="minutes")
+
+    return {
+        "name": judged.window.name,
+        "effect": str(judged.window.effect),
+        "timeZone": judged.window.time_zone,
+        "applies": judged.applies,
+        "inForce": judged.in_force,
+        "localTime": local(judged.local),
+        "until": local(judged.until),
+        "detail": judged.describe(),
+    }
+
+
 def _journey(journey: JourneyAssessment) -> dict[str, Any]:
     found: dict[str, Any] = {
         "name": journey.name,
@@ -74,6 +114,8 @@ def _journey(journey: JourneyAssessment) -> dict[str, Any]:
         "objective": journey.objective_percent,
         "burnRates": {w: _number(r) for w, r in journey.burn_rate_map().items()},
         "budgetRemaining": _number(journey.budget_remaining),
+        # The combined rules (spec.health.rules) that put the journey at its health.
+        "rulesFired": list(journey.rules_fired),
     }
     if journey.segmented:
         # Additive keys: `health` is the worst of the whole and the segments, `overall` the
@@ -192,6 +234,12 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
         f"Action:  {str(decision.action).upper()}   weight {weight}",
         f"Health:  {decision.health}   Risk: {decision.risk.risk} ({decision.risk.because})"
         f"   Mode: {decision.mode}",
+        *(f"Window:  {w.describe()} in force" for w in decision.windows if w.in_force),
+        *(
+            [f"Exposure: {decision.exposure.state}: {decision.exposure.finding}"]
+            if decision.exposure is not None
+            else []
+        ),
         "",
         "Why:",
         *(f"  - {reason.message}" for reason in decision.reasons),

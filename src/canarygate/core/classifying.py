@@ -11,16 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
-from canarygate.core.specs import HealthPolicy, HealthTier
+from canarygate.core.specs import CombinedRule, HealthPolicy, HealthTier
 from canarygate.core.vocabulary import Health
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Why a level holds: `summary` fits in parentheses (`burn 21 over 1h`), `detail` says all."""
+    """Why a level holds: `summary` fits in parentheses (`burn 21 over 1h`), `detail` says all.
+    `rule` names the combined rule that fired, when one did."""
 
     summary: str
     detail: str
+    rule: str | None = None
 
 
 def tier_findings(
@@ -53,6 +55,53 @@ def tier_findings(
     return found
 
 
+def rule_findings(
+    rules: Sequence[CombinedRule],
+    level: Health,
+    burns: Mapping[Duration, float | None],
+    remaining: float | None,
+) -> list[Finding]:
+    """The combined rules of `level` that fire: every condition holds on a known value."""
+    found: list[Finding] = []
+    for rule in rules:
+        if rule.level is not level or not fires(rule, burns, remaining):
+            continue
+        held = [
+            f"burn rate {burns[c.window]:.3g} over {c.window} (at least {c.at_least:g})"
+            for c in rule.burn_rates
+        ]
+        if rule.budget_remaining_below is not None and remaining is not None:
+            held.append(
+                f"budget remaining {remaining:.1%} (below {rule.budget_remaining_below:.0%})"
+            )
+        first = rule.burn_rates[0] if rule.burn_rates else None
+        summary = (
+            f"rule {rule.name}: burn {burns[first.window]:.3g} over {first.window}"
+            if first is not None
+            else f"rule {rule.name}: budget remaining {remaining:.1%}"
+        )
+        found.append(
+            Finding(summary, f"rule {rule.name} ({rule.severity}): {' and '.join(held)}", rule.name)
+        )
+    return found
+
+
+def fires(
+    rule: CombinedRule, burns: Mapping[Duration, float | None], remaining: float | None
+) -> bool:
+    """All conditions at once, each on a known value (silence never fires a rule, and never
+    keeps one from firing: a journey with silent windows is judged unknown by `classify`).
+    A rule without conditions never fires (validation refuses one)."""
+    if not rule.burn_rates and rule.budget_remaining_below is None:
+        return False
+    for condition in rule.burn_rates:
+        rate = burns.get(condition.window)
+        if rate is None or rate < condition.at_least:
+            return False
+    below = rule.budget_remaining_below
+    return below is None or (remaining is not None and remaining < below)
+
+
 def classify(
     policy: HealthPolicy,
     burns: Mapping[Duration, float | None],
@@ -61,7 +110,9 @@ def classify(
 ) -> tuple[Health, list[Finding]]:
     """The level and its findings. `missing` maps why a window had no usable value to the
     windows it concerns (`"no-data: ..." -> ["5m", "30m"]`)."""
-    red = tier_findings(policy.red, burns, remaining)
+    red = tier_findings(policy.red, burns, remaining) + rule_findings(
+        policy.rules, Health.RED, burns, remaining
+    )
     if red:
         return Health.RED, red
     if missing:
@@ -72,7 +123,9 @@ def classify(
             )
             for why, spans in missing.items()
         ]
-    yellow = tier_findings(policy.yellow, burns, remaining)
+    yellow = tier_findings(policy.yellow, burns, remaining) + rule_findings(
+        policy.rules, Health.YELLOW, burns, remaining
+    )
     if yellow:
         return Health.YELLOW, yellow
     return Health.GREEN, []

@@ -2,11 +2,13 @@
 
 Pure: the caller supplies the clock and the measurements and persists the returned state.
 The order of checks is the order of precedence: a finished gate stays finished; a critical
-guardrail at its failure limit rolls back in every mode; a pause holds; any failing or
-inconclusive guardrail holds; then the matrix mode (a hotfix's lane, a freeze's cooldown)
-says whether a passing evaluation may move traffic; success metrics say whether the last step
-promotes (never more than that); last, the checks due (core.checking) may hold the move, or
-roll back when a critical one failed.
+guardrail at its failure limit rolls back in every mode; a pause holds; any failing guardrail
+holds; a canary whose exposure is not proven, or any inconclusive guardrail, holds; then the
+matrix mode (a hotfix's lane, a freeze's cooldown, a freeze window) says whether a passing
+evaluation may move traffic; success metrics say whether the last step promotes (never more
+than that); last, the checks due (core.checking) may hold the move, or roll back when a
+critical one failed. These are the nine rules of the README's precedence list, numbered in
+core.explaining.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from canarygate.core.checking import CheckGate, check_reasons, judge_checks
 from canarygate.core.checks import CheckResult
 from canarygate.core.controls import NO_CONTROLS, Control, Controls
 from canarygate.core.decisions import Decision, Reason, ReasonCode
+from canarygate.core.exposure import Exposure, ExposureAssessment, judge_exposure
 from canarygate.core.freshness import apply_freshness, judge_freshness, stale_reasons
 from canarygate.core.guardrails import GuardrailAssessment, judge_guardrail
 from canarygate.core.health import (
@@ -37,7 +40,7 @@ from canarygate.core.observations import (
     query_problems,
 )
 from canarygate.core.queries import journey_windows
-from canarygate.core.risk import assess_risk
+from canarygate.core.risk import assess_risk, raised_by_windows
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.core.success import SuccessAssessment, judge_success_metric
@@ -49,7 +52,9 @@ from canarygate.core.vocabulary import (
     Phase,
     Severity,
     Verdict,
+    WindowEffect,
 )
+from canarygate.core.windows import WallClocks, WindowJudged, in_force, judge_windows
 
 FULL_TRAFFIC = 100
 
@@ -67,12 +72,15 @@ def decide(
     state: GateState,
     observations: Observations,
     now: datetime,
+    clocks: WallClocks | None = None,
     *,
     controls: Controls = NO_CONTROLS,
     checks: Mapping[str, CheckResult] | None = None,
 ) -> Decision:
-    """One evaluation. `controls` are the people's (a pause, freeze clearances); `checks` the
-    answers of webhook checks the shell called for this evaluation (see `checks_wanted`)."""
+    """One evaluation. `clocks`: what the wall clocks of the zones the gate's windows name
+    showed at `now` (the shell reads them; without them a window counts as in force);
+    `controls` are the people's (a pause, freeze clearances); `checks` the answers of webhook
+    checks the shell called for this evaluation (see `checks_wanted`)."""
     journeys = tuple(
         assess_journey(journey, journey_windows(journey, spec), spec.health, observations)
         for journey in spec.journeys
@@ -80,7 +88,8 @@ def decide(
     freshness = judge_freshness(spec, observations)
     journeys = apply_freshness(journeys, freshness)
     health = combine_health(journeys)
-    risk = assess_risk(spec.risk)
+    windows = judge_windows(spec.policy.windows, clocks, now)
+    risk = raised_by_windows(assess_risk(spec.risk), in_force(windows, WindowEffect.HIGH_RISK))
     cell_mode = mode_for(spec.policy, health, risk.risk)
     mode, lane = hotfix_mode(spec.risk.factors, health, cell_mode)
     freeze = follow_freeze(
@@ -94,6 +103,13 @@ def decide(
     )
     if freeze.holding is not None:
         mode = Mode.FREEZE
+    # A freeze window stops every step, as red health does, the hotfix lane's included: a
+    # window is a decision people made in advance about when nothing ships.
+    freezing = in_force(windows, WindowEffect.FREEZE)
+    unfrozen = mode
+    window_froze = bool(freezing) and MODE_BEHAVIOURS[mode].advance is not AdvanceRule.NEVER
+    if window_froze:
+        mode = Mode.FREEZE
     behaviour = MODE_BEHAVIOURS[mode]
     guardrails = tuple(
         judge_guardrail(
@@ -105,8 +121,27 @@ def decide(
         for g in spec.canary.guardrails
     )
     success = tuple(judge_success_metric(m, observations) for m in spec.canary.success_metrics)
+    exposure = (
+        judge_exposure(
+            spec.canary.exposure,
+            state.weight,
+            spec.canary.exposure_window,
+            observations,
+        )
+        if spec.canary.exposure is not None
+        else None
+    )
     outcome = _choose(
-        spec, state, behaviour, guardrails, success, paused=controls.pause, frozen=freeze.holding
+        spec,
+        state,
+        behaviour,
+        guardrails,
+        success,
+        paused=controls.pause,
+        frozen=freeze.holding,
+        freezing=freezing,
+        window_froze=window_froze,
+        exposure=exposure,
     )
     gate = judge_checks(
         spec.canary.checks,
@@ -120,18 +155,25 @@ def decide(
     )
     outcome = _with_checks(outcome, gate, state)
     errors = query_problems(observations)
+    cell = f"{health} x {risk.risk}"
     why_mode = (
-        f"{health} x {risk.risk}, {lane}"
+        f"{cell}, {lane}"
         if lane
-        else f"{health} x {risk.risk}, in the cooldown of a red episode"
+        else f"{cell}, in the cooldown of a red episode"
         if freeze.holding is not None
-        else f"{health} x {risk.risk}"
+        else cell
     )
+    if window_froze:
+        names = ", ".join(j.window.name for j in freezing)
+        why_mode = f"freeze window {names}; {cell} would be {unfrozen}" + (
+            f" ({lane})" if lane else ""
+        )
     context = (
         *_unreachable_reason(observations),
         *stale_reasons(freshness),
-        *_invalid_evidence_reasons(journeys, guardrails, success),
+        *_invalid_evidence_reasons(journeys, guardrails, success, exposure),
         *_health_reasons(health, journeys),
+        *_window_reasons(windows, outcome),
         Reason(ReasonCode.RISK, f"release risk {risk.risk} ({risk.because})"),
         Reason(ReasonCode.MODE, f"mode {mode} ({why_mode}): {behaviour.summary}"),
         *((Reason(ReasonCode.HOTFIX, f"hotfix lane: {lane}"),) if lane else ()),
@@ -141,6 +183,7 @@ def decide(
             if freeze.cooling is not None and freeze.holding not in outcome.reasons
             else ()
         ),
+        *_exposure_reasons(exposure, outcome),
         *check_reasons(gate.assessments),
         *_success_reasons(spec, state, success),
     )
@@ -165,6 +208,9 @@ def decide(
         cooldown_until=(
             freeze.memory.cooldown_until(spec.policy.freeze_cooldown) if freeze.memory else None
         ),
+        windows=windows,
+        window_froze=unfrozen if window_froze else None,
+        exposure=exposure,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -219,6 +265,9 @@ def _choose(
     *,
     paused: Control | None = None,
     frozen: Reason | None = None,
+    freezing: Sequence[WindowJudged] = (),
+    window_froze: bool = False,
+    exposure: ExposureAssessment | None = None,
 ) -> _Outcome:
     weight = state.weight
     if state.phase in TERMINAL_PHASES:
@@ -254,14 +303,18 @@ def _choose(
         return _hold(*(_failing_reason(g, counts_as_critical(g)) for g in failing), weight=weight)
 
     inconclusive = [g for g in guardrails if g.verdict is Verdict.INCONCLUSIVE]
-    if inconclusive and weight > 0:
+    # A canary that did not serve what its route gives it was not tried: whatever its
+    # guardrails say, this evaluation neither counts as a pass nor promotes.
+    unexposed = _exposure_hold(exposure) if exposure is not None and exposure.blocks else ()
+    if unexposed or (inconclusive and weight > 0):
         return _hold(
+            *unexposed,
             *(
                 Reason(
                     ReasonCode.GUARDRAIL_INCONCLUSIVE,
                     f"hold: guardrail {g.name} is inconclusive ({g.finding})",
                 )
-                for g in inconclusive
+                for g in (inconclusive if weight > 0 else ())
             ),
             weight=weight,
         )
@@ -276,9 +329,10 @@ def _choose(
     )
 
     if behaviour.advance is AdvanceRule.NEVER:
-        if frozen is not None:  # the cooldown after a red episode (core.incidents)
-            return _hold(frozen, weight=weight)
-        return _hold(*_mode_hold_reasons(spec, behaviour.mode), weight=weight)
+        return _hold(
+            *_mode_hold_reasons(spec, behaviour.mode, frozen, freezing, window_froze=window_froze),
+            weight=weight,
+        )
     factors = spec.risk.factors
     if behaviour.advance is AdvanceRule.IF_NEUTRAL_AND_REVERSIBLE and not (
         factors.customer_neutral and factors.reversible
@@ -362,6 +416,29 @@ def _paused_reason(paused: Control) -> Reason:
     )
 
 
+def _exposure_code(exposure: ExposureAssessment) -> ReasonCode:
+    silent = exposure.state in (Exposure.SILENT, Exposure.UNKNOWN)
+    return ReasonCode.EXPOSURE_SILENT if silent else ReasonCode.EXPOSURE
+
+
+def _exposure_hold(exposure: ExposureAssessment) -> tuple[Reason, ...]:
+    return (
+        Reason(
+            _exposure_code(exposure),
+            f"hold: {exposure.finding}; exposure is not proven, so this evaluation neither "
+            "counts as a pass nor promotes",
+        ),
+    )
+
+
+def _exposure_reasons(exposure: ExposureAssessment | None, outcome: _Outcome) -> tuple[Reason, ...]:
+    """What the canary served, unless the deciding reason already says it."""
+    exposure_codes = (ReasonCode.EXPOSURE, ReasonCode.EXPOSURE_SILENT)
+    if exposure is None or any(r.code in exposure_codes for r in outcome.reasons):
+        return ()
+    return (Reason(_exposure_code(exposure), f"exposure {exposure.state}: {exposure.finding}"),)
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
@@ -379,7 +456,29 @@ def _failing_reason(g: GuardrailAssessment, critical: bool) -> Reason:
     )
 
 
-def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
+def _mode_hold_reasons(
+    spec: GateSpec,
+    mode: Mode,
+    cooldown: Reason | None = None,
+    freezing: Sequence[WindowJudged] = (),
+    *,
+    window_froze: bool = False,
+) -> tuple[Reason, ...]:
+    """Why the mode holds: the matrix cell's reason (or the cooldown of a red episode, which
+    holds a cell that would advance), then any freeze window in force; only the windows when
+    they alone froze a mode that would advance."""
+    frozen = tuple(
+        Reason(ReasonCode.WINDOW, f"hold: {j.describe()} applies; steps are frozen")
+        for j in freezing
+    )
+    if window_froze:
+        return frozen
+    if cooldown is not None:  # the cooldown after a red episode (core.incidents)
+        return (cooldown, *frozen)
+    return (*_cell_hold_reasons(spec, mode), *frozen)
+
+
+def _cell_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
     if mode is Mode.HOLD:
         return (
             Reason(
@@ -400,6 +499,21 @@ def _mode_hold_reasons(spec: GateSpec, mode: Mode) -> tuple[Reason, ...]:
             )
         return (held,)
     return (Reason(ReasonCode.HOLD, f"hold: mode {mode} never advances"),)
+
+
+def _window_reasons(windows: Sequence[WindowJudged], outcome: _Outcome) -> tuple[Reason, ...]:
+    """Each window in force, what it does, and until when; a freeze window that is already
+    the deciding reason is not said twice."""
+    said = any(r.code is ReasonCode.WINDOW for r in outcome.reasons)
+    effects = {
+        WindowEffect.FREEZE: "steps are frozen",
+        WindowEffect.HIGH_RISK: "release risk is raised to high",
+    }
+    return tuple(
+        Reason(ReasonCode.WINDOW, f"{j.describe()} applies: {effects[j.window.effect]}")
+        for j in windows
+        if j.in_force and not (said and j.window.effect is WindowEffect.FREEZE)
+    )
 
 
 def _with_errors(outcome: _Outcome, errors: Sequence[QueryProblem]) -> tuple[Reason, ...]:
@@ -423,9 +537,12 @@ def _invalid_evidence_reasons(
     journeys: Sequence[JourneyAssessment],
     guardrails: Sequence[GuardrailAssessment],
     success: Sequence[SuccessAssessment],
+    exposure: ExposureAssessment | None = None,
 ) -> tuple[Reason, ...]:
     """Impossible numbers are named once, up front in the evidence, as invalid evidence."""
     found = [f"journey {j.name} {problem}" for j in journeys for problem in j.invalid_evidence]
+    if exposure is not None and exposure.invalid_evidence:
+        found.append(f"exposure: {exposure.finding}")
     found += [f"guardrail {g.name}: {g.finding}" for g in guardrails if g.invalid_evidence]
     found += [f"success metric {m.name}: {m.finding}" for m in success if m.invalid_evidence]
     return tuple(

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from canarygate.core.checks import CheckAssessment
+from canarygate.core.exposure import ExposureAssessment
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.observations import QueryProblem
@@ -15,6 +16,7 @@ from canarygate.core.risk import RiskAssessment
 from canarygate.core.state import GateState
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Action, Health, Mode
+from canarygate.core.windows import WindowJudged
 
 if TYPE_CHECKING:  # core.freshness builds its reasons from this module
     from canarygate.core.freshness import Freshness
@@ -38,6 +40,12 @@ class ReasonCode(StrEnum):
     COHORT = "Cohort"
     SUCCESS_METRIC = "SuccessMetric"
     SUCCESS_METRIC_HOLD = "SuccessMetricHold"
+    # A peak or freeze window applies (core.windows).
+    WINDOW = "Window"
+    # Proof of exposure (core.exposure): the canary served a share its weight does not explain;
+    # or its telemetry is silent, or its exposure cannot be told (silence, not health).
+    EXPOSURE = "Exposure"
+    EXPOSURE_SILENT = "ExposureSilent"
     ADVANCE = "Advance"
     PROMOTE = "Promote"
     ROLLBACK = "Rollback"
@@ -94,3 +102,11 @@ class Decision:
     checks_step: int | None = None
     # When a freeze's cooldown ends, while one runs (core.incidents; the episode is in state).
     cooldown_until: datetime | None = None
+    # Every peak or freeze window of the gate, judged at `at` (core.windows).
+    windows: tuple[WindowJudged, ...] = ()
+    # The mode a freeze window turned into freeze (the matrix cell's, or the hotfix lane's),
+    # when one did; None otherwise.
+    window_froze: Mode | None = None
+    # The share of requests the canary served against its route's weight (core.exposure);
+    # None when the gate declares no exposure queries.
+    exposure: ExposureAssessment | None = None

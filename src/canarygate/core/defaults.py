@@ -35,3 +35,7 @@ FREEZE_COOLDOWN: Final = Duration(10 * 60_000)
 # Prometheus connection: per-query deadline and retries after the first attempt.
 QUERY_TIMEOUT: Final = Duration(10_000)
 QUERY_RETRIES: Final = 2
+
+# Proof of exposure: the canary's served share may differ from its route's weight by this much,
+# relative to the weight (0.5: a route at 20 % proves exposure with 10 % to 30 % served).
+EXPOSURE_TOLERANCE: Final = 0.5

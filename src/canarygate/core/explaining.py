@@ -17,10 +17,11 @@ from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.freshness import Freshness, describe_age
 from canarygate.core.guardrails import GuardrailAssessment
 from canarygate.core.health import JourneyAssessment
-from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule, mode_for
 from canarygate.core.queries import plan_queries
 from canarygate.core.specs import (
     BurnRateRule,
+    CombinedRule,
     GateSpec,
     GuardrailSpec,
     HealthTier,
@@ -30,7 +31,7 @@ from canarygate.core.specs import (
 )
 from canarygate.core.state import clock_time
 from canarygate.core.success import SuccessAssessment
-from canarygate.core.vocabulary import Health, Mode
+from canarygate.core.vocabulary import Health, Mode, WindowEffect
 
 # The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
 _PRECEDENCE: dict[ReasonCode, str] = {
@@ -40,10 +41,13 @@ _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.PAUSED: "3 (a person paused the gate)",
     ReasonCode.GUARDRAIL_FAILED: "4 (a guardrail failed, below its limit or minor)",
     ReasonCode.GUARDRAIL_INCONCLUSIVE: "5 (a guardrail is inconclusive)",
+    ReasonCode.EXPOSURE: "5 (the canary's exposure is not proven)",
+    ReasonCode.EXPOSURE_SILENT: "5 (the canary's exposure is not proven)",
     ReasonCode.HOLD: "6 (the mode does not advance)",
     ReasonCode.FREEZE_COOLDOWN: "6 (the freeze after red health is still cooling down)",
     ReasonCode.NOT_NEUTRAL: "6 (the mode advances only customer-neutral, reversible changes)",
     ReasonCode.COHORT: "6 (the mode does not advance)",
+    ReasonCode.WINDOW: "6 (a freeze window is in force: the mode does not advance)",
     ReasonCode.PASSES_NEEDED: "7 (not enough consecutive passes yet)",
     ReasonCode.ADVANCE: "8 (the evaluation passed: next step)",
     ReasonCode.PROMOTE: "8 (the evaluation passed at the last step: promote)",
@@ -76,9 +80,33 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     freshness = {f.journey: f for f in decision.freshness}
     for journey_spec, journey in zip(spec.journeys, decision.journeys, strict=False):
         yield from _journey(spec, journey_spec, journey, freshness.get(journey.name))
+    for judged in decision.windows:
+        state = (
+            "cannot tell, counted as in force"
+            if judged.unknown is not None
+            else ("APPLIES" if judged.applies else "does not apply")
+        )
+        yield f"{judged.describe()} -> {state}"
     yield f"release risk {decision.risk.risk}: {decision.risk.because}"
     overridden = (decision.health, decision.risk.risk) in spec.policy.cells
     cell = "spec.policy.matrix" if overridden else "the default matrix"
+    cell_mode = mode_for(spec.policy, decision.health, decision.risk.risk)
+    if decision.window_froze is not None:
+        frozen = ", ".join(
+            j.window.name
+            for j in decision.windows
+            if j.in_force and j.window.effect is WindowEffect.FREEZE
+        )
+        lane = (
+            f", the hotfix lane {decision.window_froze}"
+            if decision.window_froze is not cell_mode
+            else ""
+        )
+        cell = f"{cell} gives {cell_mode}{lane}, but freeze window {frozen} is in force"
+    elif cell_mode is not decision.mode and decision.mode is Mode.FREEZE:
+        cell = f"{cell} gives {cell_mode}, but the freeze after red health is cooling down"
+    elif cell_mode is not decision.mode:
+        cell = f"{cell} gives {cell_mode}; the hotfix lane makes it {decision.mode}"
     yield (
         f"mode {decision.mode}: {decision.health} x {decision.risk.risk} in {cell}; "
         f"{MODE_BEHAVIOURS[decision.mode].summary}"
@@ -86,6 +114,7 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     guardrail_specs = {g.name: g for g in spec.canary.guardrails}
     for guardrail in decision.guardrails:
         yield from _guardrail(guardrail_specs.get(guardrail.name), guardrail, decision)
+    yield from _exposure(decision)
     metric_specs = {m.name: m for m in spec.canary.success_metrics}
     last_step = spec.canary.next_step(decision.weight_current) is None
     for metric in decision.success_metrics:
@@ -145,6 +174,8 @@ def _journey(
         for rule in tier.burn_rates:
             yield f"  {tier_name} if {_burn_rule(rule, burns)}"
         yield from _budget_bounds(tier_name, tier, journey.budget_remaining)
+    for combined in spec.health.for_journey(journey.name).rules:
+        yield f"  {_combined_rule(combined, burns, journey.budget_remaining)}"
     if freshness is not None:
         yield f"  {_freshness(freshness)}"
     for problem in journey.invalid_evidence:
@@ -180,6 +211,8 @@ def _segments(
                 yield f"    {tier_name} if {_burn_rule(rule, burns)}"
             for line in _budget_bounds(tier_name, tier, segment.budget_remaining):
                 yield f"  {line}"
+        for combined in spec.health.for_journey(journey.name).rules:
+            yield f"    {_combined_rule(combined, burns, segment.budget_remaining)}"
         for problem in segment.invalid_evidence:
             yield f"    invalid evidence {problem} (treated as silence)"
     hidden = len(journey.segments) - len(shown)
@@ -227,6 +260,34 @@ def _burn_rule(rule: BurnRateRule, burns: dict[str, float | None]) -> str:
         verdict = "no"
     return (
         f"burn >= {rule.threshold:g} over both {rule.long} and {rule.short}: {numbers} -> {verdict}"
+    )
+
+
+def _combined_rule(
+    rule: CombinedRule, burns: dict[str, float | None], remaining: float | None
+) -> str:
+    """`red if rule fast-burn (page, preset burn4x-budget25): burn >= 4 over 1h 5.2, ... ->
+    YES`: every condition with its number, and whether all hold at once."""
+    numbers: list[str] = []
+    verdicts: list[bool | None] = []
+    for condition in rule.burn_rates:
+        rate = burns.get(condition.window.text)
+        numbers.append(f"burn >= {condition.at_least:g} over {condition.window}: {_number(rate)}")
+        verdicts.append(None if rate is None else rate >= condition.at_least)
+    if rule.budget_remaining_below is not None:
+        shown = "unknown" if remaining is None else f"{remaining:.1%}"
+        numbers.append(f"budget remaining < {rule.budget_remaining_below:.0%}: {shown}")
+        verdicts.append(None if remaining is None else remaining < rule.budget_remaining_below)
+    if False in verdicts:
+        verdict = "no"
+    elif None in verdicts:
+        verdict = "cannot tell (no usable data)"
+    else:
+        verdict = "YES"
+    origin = f", preset {rule.preset}" if rule.preset else ""
+    return (
+        f"{rule.level} if rule {rule.name} ({rule.severity}{origin}), all at once: "
+        f"{'; '.join(numbers)} -> {verdict}"
     )
 
 
@@ -307,6 +368,25 @@ def _guardrail(
     yield f"  finding: {guardrail.finding}"
     if guardrail.invalid_evidence:
         yield "  invalid evidence: a value that cannot be a measurement (treated as silence)"
+
+
+def _exposure(decision: Decision) -> Iterator[str]:
+    exposure = decision.exposure
+    if exposure is None:
+        return
+    yield (
+        f"exposure (spec.canary.exposure, tolerance ±{exposure.tolerance:.0%}, window "
+        f"{exposure.window}): {exposure.state}"
+    )
+    served = "-" if exposure.served is None else f"{exposure.served:.2%}"
+    low, high = exposure.bounds
+    yield (
+        f"  canary requests {_number(exposure.canary)} of {_number(exposure.total)} -> served "
+        f"{served} vs route {exposure.route_weight}% (proven within {low:.2%} to {high:.2%})"
+    )
+    yield f"  finding: {exposure.finding}"
+    if exposure.blocks:
+        yield "  not proven: the evaluation neither counts as a pass nor promotes"
 
 
 def _compare(value: float | None, limit: float) -> str:

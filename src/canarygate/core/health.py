@@ -48,6 +48,8 @@ class JourneyAssessment:
     overall: Health | None = None
     segments: tuple[SegmentAssessment, ...] = ()
     segments_ignored: int = 0
+    # The combined rules (spec.health.rules) that put the journey at its level, by name.
+    rules_fired: tuple[str, ...] = ()
 
     def burn_rate_map(self) -> dict[str, float | None]:
         return {window.text: rate for window, rate in self.burn_rates}
@@ -63,6 +65,7 @@ def assess_journey(
     policy: HealthPolicy,
     observations: Observations,
 ) -> JourneyAssessment:
+    policy = policy.for_journey(journey.name)
     burns: dict[Duration, float | None] = {}
     missing: dict[str, list[str]] = {}
     invalid: list[str] = []
@@ -98,6 +101,7 @@ def assess_journey(
         findings=tuple(f.detail for f in findings),
         complete=not missing,
         invalid_evidence=tuple(invalid),
+        rules_fired=tuple(f.rule for f in findings if f.rule is not None),
     )
     if journey.segments is None:
         return assessment
@@ -123,9 +127,15 @@ def _with_segments(
         for segment in found.judged
         for problem in segment.invalid_evidence
     ]
+    # A rule that fired in a segment at the journey's level is a rule that fired for it.
+    fired = [
+        *(overall.rules_fired if overall.health is health else ()),
+        *(rule for s in found.judged if s.health is health for rule in s.rules_fired),
+    ]
     return replace(
         overall,
         health=health,
+        rules_fired=tuple(dict.fromkeys(fired)),
         complete=complete,
         invalid_evidence=(*overall.invalid_evidence, *invalid),
         segment_labels=labels,

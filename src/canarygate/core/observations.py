@@ -72,6 +72,9 @@ class Role(StrEnum):
     # A check's query (core.checks): its own role, so a check and a guardrail of the same
     # name never share a key.
     CHECK = "check"
+    # Proof of exposure (core.exposure): the canary's requests and all requests.
+    EXPOSURE_CANARY = "exposure-canary"
+    EXPOSURE_TOTAL = "exposure-total"
 
 
 SUCCESS_ROLES = frozenset(
@@ -108,6 +111,9 @@ class QueryProblem:
         """Which query of the spec, in the words of the spec."""
         if self.key.role is Role.FRESHNESS:
             return f"journey {self.key.subject} freshness (newest sample of sli.total)"
+        if self.key.role in (Role.EXPOSURE_CANARY, Role.EXPOSURE_TOTAL):
+            part = str(self.key.role).removeprefix("exposure-")
+            return f"spec.canary.exposure.{part} query"
         if self.key.window is not None:
             return f"journey {self.key.subject} sli.{self.key.role} over {self.key.window}"
         if self.key.role is Role.CHECK:

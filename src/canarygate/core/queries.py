@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
+from canarygate.core.exposure import exposure_key
 from canarygate.core.freshness import freshness_key, freshness_query
 from canarygate.core.observations import QueryKey, Role
 from canarygate.core.specs import GateSpec, JourneySpec, Segmentation
@@ -20,8 +21,9 @@ class PlannedQuery:
 
 
 def journey_windows(journey: JourneySpec, spec: GateSpec) -> tuple[Duration, ...]:
-    """Burn-rate windows of the policy plus the journey's compliance window, shortest first."""
-    return tuple(sorted({*spec.health.windows(), journey.window}))
+    """Burn-rate windows of the policy (with the combined rules that judge this journey) plus
+    the journey's compliance window, shortest first."""
+    return tuple(sorted({*spec.health.for_journey(journey.name).windows(), journey.window}))
 
 
 def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
@@ -44,6 +46,14 @@ def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
             (Role.SAMPLES, guardrail.samples),
         )
         planned += _interval_queries(guardrail.name, parts, interval, guardrail.segments)
+    exposure = spec.canary.exposure
+    if exposure is not None:
+        values = {"window": spec.canary.exposure_window.text, "interval": interval}
+        for role, template in (
+            (Role.EXPOSURE_CANARY, exposure.canary),
+            (Role.EXPOSURE_TOTAL, exposure.total),
+        ):
+            planned.append(PlannedQuery(exposure_key(role), render(template, values)))
     for metric in spec.canary.success_metrics:
         parts = (
             (Role.SUCCESS_CANARY, metric.canary),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from canarygate.core.specs import RiskSpec
 from canarygate.core.vocabulary import Risk, RiskLevel
+from canarygate.core.windows import WindowJudged
 
 HIGH_RISK_TIERS = frozenset({"critical"})
 HIGH_RISK_CHANGE_TYPES = frozenset({"infra", "schema-migration"})
@@ -35,3 +37,15 @@ def assess_risk(spec: RiskSpec) -> RiskAssessment:
         if value is not None
     )
     return RiskAssessment(Risk.LOW, False, f"auto: no high-risk factor ({shown or 'none given'})")
+
+
+def raised_by_windows(risk: RiskAssessment, raising: Sequence[WindowJudged]) -> RiskAssessment:
+    """A high-risk window in force makes the release's risk high, whatever it was."""
+    if not raising:
+        return risk
+    names = ", ".join(j.window.name for j in raising)
+    if risk.risk is Risk.HIGH:
+        return RiskAssessment(Risk.HIGH, risk.declared, f"{risk.because}; window {names} too")
+    return RiskAssessment(
+        Risk.HIGH, risk.declared, f"high-risk window {names} in force; otherwise {risk.because}"
+    )

@@ -55,6 +55,7 @@ class SegmentAssessment:
     findings: tuple[str, ...]
     complete: bool
     invalid_evidence: tuple[str, ...] = ()
+    rules_fired: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -212,6 +213,7 @@ def _assess(
         findings=tuple(f.detail for f in findings),
         complete=not missing,
         invalid_evidence=tuple(invalid),
+        rules_fired=tuple(f.rule for f in findings if f.rule is not None),
     )
 
 

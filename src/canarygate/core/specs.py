@@ -7,7 +7,7 @@ These mirror the CanaryGate CRD in plain dataclasses so the core stays free of p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from canarygate.core import defaults
 from canarygate.core.approval import ApprovalPolicy
@@ -21,8 +21,10 @@ from canarygate.core.vocabulary import (
     Mode,
     Risk,
     RiskLevel,
+    RuleSeverity,
     Severity,
 )
+from canarygate.core.windows import TimeWindow
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,52 @@ class HealthTier:
 
 
 @dataclass(frozen=True)
+class BurnCondition:
+    """One condition of a combined rule: the burn rate over `window` is at least `at_least`."""
+
+    window: Duration
+    at_least: float
+
+
+@dataclass(frozen=True)
+class CombinedRule:
+    """A health rule that fires only when all of its conditions hold at once (burn rate over
+    each window at or above its bound AND remaining budget below a bound), as paging rules
+    are written: "burn >= 4 and less than 25 % of the budget left". A page rule makes a
+    journey red, a ticket rule yellow. A condition whose value is unknown never holds."""
+
+    name: str
+    severity: RuleSeverity
+    burn_rates: tuple[BurnCondition, ...] = ()
+    budget_remaining_below: float | None = None
+    # The journeys it judges, by name; empty: every journey.
+    journeys: tuple[str, ...] = ()
+    # The named preset it was taken from (core.presets), if any.
+    preset: str | None = None
+
+    @property
+    def level(self) -> Health:
+        return Health.RED if self.severity is RuleSeverity.PAGE else Health.YELLOW
+
+    def applies_to(self, journey: str) -> bool:
+        return not self.journeys or journey in self.journeys
+
+    def describe(self) -> str:
+        """`burn >= 4 over 1h and 5m and budget remaining < 25%`: its conditions in words."""
+        parts = [f"burn >= {c.at_least:g} over {c.window}" for c in self.burn_rates]
+        if self.budget_remaining_below is not None:
+            parts.append(f"budget remaining < {self.budget_remaining_below:.0%}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
 class HealthPolicy:
     red: HealthTier
     yellow: HealthTier
     # Data older than this counts as silence (core.freshness).
     max_sample_age: Duration = defaults.MAX_SAMPLE_AGE
+    # Rules needing several conditions at once, alongside the tiers' single conditions.
+    rules: tuple[CombinedRule, ...] = ()
 
     def windows(self) -> tuple[Duration, ...]:
         """Every window a burn rule reads, shortest first."""
@@ -113,7 +156,13 @@ class HealthPolicy:
             for rule in tier.burn_rates
             for window in (rule.short, rule.long)
         }
+        found.update(c.window for rule in self.rules for c in rule.burn_rates)
         return tuple(sorted(found))
+
+    def for_journey(self, journey: str) -> HealthPolicy:
+        """The policy as it judges one journey: only the combined rules that apply to it."""
+        rules = tuple(rule for rule in self.rules if rule.applies_to(journey))
+        return self if rules == self.rules else replace(self, rules=rules)
 
 
 def _d(minutes: int) -> Duration:
@@ -189,6 +238,17 @@ class SuccessMetricSpec:
 
 
 @dataclass(frozen=True)
+class ExposureSpec:
+    """How to measure the share of requests the canary actually served (core.exposure): its
+    requests and all requests, both over `{{window}}` (default: the gate's interval)."""
+
+    canary: str
+    total: str
+    window: Duration | None = None
+    tolerance: float = defaults.EXPOSURE_TOLERANCE
+
+
+@dataclass(frozen=True)
 class CanarySpec:
     steps: tuple[int, ...]
     interval: Duration = defaults.INTERVAL
@@ -198,6 +258,14 @@ class CanarySpec:
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     # Checks that block a step (core.checks).
     checks: tuple[CheckSpec, ...] = ()
+    exposure: ExposureSpec | None = None
+
+    @property
+    def exposure_window(self) -> Duration:
+        """The window the exposure queries measure (their `{{window}}`)."""
+        if self.exposure is not None and self.exposure.window is not None:
+            return self.exposure.window
+        return self.interval
 
     @property
     def last_step(self) -> int:
@@ -216,6 +284,8 @@ class MatrixPolicy:
     guarded_passes: int = defaults.GUARDED_PASSES
     # Health must stay out of red this long before a freeze lifts (core.incidents).
     freeze_cooldown: Duration = defaults.FREEZE_COOLDOWN
+    # Peak and freeze windows (core.windows): while one applies, steps freeze or risk is high.
+    windows: tuple[TimeWindow, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,21 @@ class Severity(StrEnum):
     MINOR = "minor"
 
 
+class RuleSeverity(StrEnum):
+    """What a combined health rule raises when it fires: page is red, ticket is yellow (the
+    SRE workbook's two alert severities)."""
+
+    PAGE = "page"
+    TICKET = "ticket"
+
+
+class WindowEffect(StrEnum):
+    """What a peak or freeze window (`spec.policy.windows`) does while it applies."""
+
+    FREEZE = "freeze"
+    HIGH_RISK = "high-risk"
+
+
 class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"

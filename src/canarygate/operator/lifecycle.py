@@ -16,6 +16,7 @@ from canarygate.core.vocabulary import Action, Phase
 from canarygate.kube import KubeError
 from canarygate.operator import conditions
 from canarygate.operator.actuating import read, restore, set_weight
+from canarygate.operator.auditing import snapshot
 from canarygate.operator.context import AT_INTERVAL, GateContext, Next
 from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import FINALIZER, GateRecord
@@ -98,6 +99,8 @@ async def start(ctx: GateContext, record: GateRecord) -> Next:
             "traffic": traffic,
             "message": entry["reason"],
             "history": appended(current.get("history"), entry),
+            # The spec this rollout starts with: later edits are recorded against it.
+            "specAudit": snapshot(record),
         }
 
     written = await ctx.write(record, build, body=body)

@@ -151,6 +151,16 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
         "answer holds the step (it never passes and never rolls back on silence)."
     ),
     "CheckPending": lambda f: "Nothing to do: the step waits for its webhook checks' answers.",
+    "Exposure": lambda f: (
+        f"Check the canary's pods: its route gives it {f.weight}% of requests but it served a "
+        "different share (pods not ready or crash-looping, session affinity, another route). "
+        "The gate holds, never promotes and never counts a pass until it serves its share."
+    ),
+    "ExposureSilent": lambda f: (
+        "Check that the canary's pods serve requests and that spec.canary.exposure's queries "
+        "answer: the canary's telemetry is silent or its share cannot be measured, which is "
+        "silence, not health. The gate holds meanwhile."
+    ),
     "SuccessMetricHold": lambda f: (
         "Nothing to do yet: the canary is safe to promote, but its success metrics do not show "
         "the release's value yet; the last step waits for them (see status.successMetrics)."
@@ -159,6 +169,12 @@ _HOLD_ADVICE: Final[dict[str, Advice]] = {
 
 
 def _frozen(f: Facts) -> str:
+    if f.reason_codes[:1] == ("Window",):
+        return (
+            "Nothing to do unless the release must ship now: a freeze window of "
+            "spec.policy.windows applies and the canary stays where it is until it ends (a "
+            "failing critical guardrail still rolls back)."
+        )
     return (
         f"Customer health is red ({f.breaching or 'see the journeys'}): the canary will not "
         "advance. Investigate the journeys in breach; the gate resumes when health recovers and "
@@ -270,6 +286,10 @@ NEXT_STEPS: Final[dict[str, Advice]] = {
         f"Check the control's annotation ({f.describe}, status.controls): it names another "
         "revision or red episode than the gate's, or cannot be read; give it again for the "
         "current one if it is still wanted."
+    ),
+    "SpecEdited": lambda f: (
+        "Nothing to do if the edit was meant: it is recorded in status.history; a looser rule "
+        "restarts the count of passes for the current step."
     ),
 }
 

@@ -10,16 +10,18 @@ through but canarygate refuses is kept as `problem`, and such a gate is never ac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from canarygate.api.auditing import spec_fields
 from canarygate.api.controls import controls_of
 from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
 from canarygate.api.memory import check_records_from_status, freeze_from_status
 from canarygate.api.status import significant
 from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given
+from canarygate.core.auditing import SpecChanges, compare
 from canarygate.core.controls import (
     REVISION_CONTROLS,
     Control,
@@ -131,6 +133,11 @@ class GateRecord:
     acknowledged: tuple[Acknowledged, ...] = ()
     enforcement: Enforcement = Enforcement.ACT
     status_enforcement: Enforcement | None = None
+    # The audit of spec edits (core.auditing): this spec's fields, the generation whose
+    # fields the status keeps (status.specAudit), and what changed since, when it differs.
+    audit_fields: Mapping[str, str] | None = None
+    audited_generation: int | None = None
+    edit: SpecChanges | None = None
     # Scheduling, in memory only.
     due: float = 0.0
     failures: int = 0
@@ -241,6 +248,23 @@ class GateRecord:
         return self.state.phase in (Phase.PROMOTED, Phase.ROLLED_BACK)
 
     @property
+    def audit_due(self) -> bool:
+        """The spec changed since the status last recorded its fields (or they never were):
+        record the edit, or take the fields, before deciding on the new spec."""
+        return (
+            self.spec is not None
+            and self.audit_fields is not None
+            and self.started
+            and not self.needs_start
+            and self.audited_generation != self.generation
+            and "spec-audit" not in self.notes  # its status cannot keep the fields
+        )
+
+    @property
+    def in_rollout(self) -> bool:
+        return self.started and not self.needs_start and not self.terminal
+
+    @property
     def evaluable(self) -> bool:
         """Due for a decision this tick: valid, live, started, nothing half done, not finished."""
         return (
@@ -270,6 +294,7 @@ class _FromSpec:
     prometheus_address: str | None
     prometheus_timeout_seconds: float | None
     enforcement: Enforcement = Enforcement.ACT
+    audit_fields: Mapping[str, str] | None = None
 
 
 def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> GateRecord:
@@ -290,6 +315,7 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
             previous.prometheus_address,
             previous.prometheus_timeout_seconds,
             previous.enforcement,
+            previous.audit_fields,
         )
     else:
         parsed = _parse_spec(body)
@@ -329,10 +355,27 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         acknowledged=acknowledged_of(status.get("controls")),
         enforcement=parsed.enforcement,
         status_enforcement=_enforcement(status.get("enforcement")),
+        audit_fields=parsed.audit_fields,
     )
+    _audit(record, status.get("specAudit"))
     if previous is not None and parsed.spec is previous.spec:
         record._planned = previous._planned  # same spec, same queries
     return record
+
+
+def _audit(record: GateRecord, audit: Any) -> None:
+    """What the spec's edit changed since the fields the status keeps; a looser rule during a
+    rollout restarts the count of passes at once, so the decision of this very tick cannot
+    take a step on passes earned under the old rule (the status is written next)."""
+    if not isinstance(audit, Mapping):
+        return
+    record.audited_generation = _int_or_none(audit.get("generation"))
+    fields = audit.get("fields")
+    if not record.audit_due or record.audit_fields is None or not isinstance(fields, Mapping):
+        return
+    record.edit = compare({str(k): str(v) for k, v in fields.items()}, record.audit_fields)
+    if record.in_rollout and record.edit.loosened:
+        record.state = replace(record.state, consecutive_passes=0)
 
 
 def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
@@ -342,6 +385,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
     traffic: Mapping[str, Any] = {}
     address: str | None = None
     timeout: float | None = None
+    audit_fields: Mapping[str, str] | None = None
     try:
         # Only what the user wrote is validated; the status is ours and read leniently below.
         gate = parse_gate(
@@ -349,6 +393,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
             source="CanaryGate",
         )
         spec = to_gate_spec(gate)
+        audit_fields = spec_fields(gate)
         revision = gate.spec.canary.revision
         traffic = gate.spec.canary.traffic.model_dump(by_alias=True, exclude_none=True)
         if gate.spec.prometheus is not None:
@@ -363,6 +408,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         )
     except SpecError as error:
         spec, problem = None, f"{error.field}: {error.message}"
+        audit_fields = None
     provider = str(traffic.get("provider", ""))
     return _FromSpec(
         spec,
@@ -373,6 +419,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         address,
         timeout,
         spec.enforcement if spec is not None else Enforcement.ACT,
+        audit_fields,
     )
 
 

@@ -23,7 +23,7 @@ from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, CanarygateError, NotLeader
 from canarygate.core.vocabulary import Action
 from canarygate.kube import KubeError
-from canarygate.operator import controlling, drifting, holding, lifecycle, moving
+from canarygate.operator import auditing, controlling, drifting, holding, lifecycle, moving
 from canarygate.operator.context import (
     AT_INTERVAL,
     GateContext,
@@ -94,6 +94,10 @@ class Rollouts:
         if urgent is not None:
             return await controlling.force_promote(ctx, record, urgent)
         await controlling.acknowledge(ctx, record)
+        if record.audit_due:
+            # Recorded first; this tick's decision was made with the count already restarted
+            # (operator.records), so the transition below may go on with it.
+            await auditing.record_edit(ctx, record)
         if record.terminal:
             return await drifting.keep_terminal(ctx, record)
         drift = await drifting.drift_check(ctx, record, decision)

@@ -33,6 +33,8 @@ class EventReason(StrEnum):
     FORCE_PROMOTED = "ForcePromoted"
     FREEZE_CLEARED = "FreezeCleared"
     CONTROL_IGNORED = "ControlIgnored"
+    # The spec was edited during a rollout (operator.auditing).
+    SPEC_EDITED = "SpecEdited"
 
 
 class ConditionType(StrEnum):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from canarygate.api.zones import wall_clocks
 from canarygate.core.checks import CheckResult
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
@@ -79,9 +80,11 @@ async def replay_gate(
     decisions: list[Decision] = []
     for index in range(grid.count):
         observations = {key: columns[key][index] for key in keys}
-        decision = decide(spec, state, observations, grid.instant(index))
+        at = grid.instant(index)
+        clocks = wall_clocks(spec, at)
+        decision = decide(spec, state, observations, at, clocks)
         if decision.checks_wanted:
-            decision = decide(spec, state, observations, decision.at, checks=_replayed(decision))
+            decision = decide(spec, state, observations, at, clocks, checks=_replayed(decision))
         decisions.append(decision)
         state = path.next_state(decision)
         if progress is not None and (index + 1) % _DECIDING_REPORT_EVERY == 0:

@@ -18,6 +18,7 @@ import yaml
 from canarygate.api.fields import (
     BURN_WINDOW_BOUNDS,
     COMPLIANCE_WINDOW_BOUNDS,
+    EXPOSURE_WINDOW_BOUNDS,
     FREEZE_COOLDOWN_BOUNDS,
     INTERVAL_BOUNDS,
     SAMPLE_AGE_BOUNDS,
@@ -37,9 +38,16 @@ from canarygate.api.v1alpha1 import (
     JOURNEY_LABELS_MESSAGE,
     JOURNEY_RECORDED_MESSAGE,
     JOURNEY_SEGMENTS_MESSAGE,
+    RULE_CONDITIONS_MESSAGE,
+    RULE_JOURNEYS_MESSAGE,
+    RULE_PRESET_MESSAGE,
+    WINDOW_DATES_MESSAGE,
+    WINDOW_DAYS_MESSAGE,
+    WINDOW_SPAN_MESSAGE,
     CanaryGate,
 )
 from canarygate.core.durations import DURATION_PATTERN
+from canarygate.core.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "crds" / "canarygate.io_canarygates.yaml"
@@ -214,10 +222,12 @@ DURATION_FIELDS: dict[str, DurationBounds] = {
     "spec.health.red.burnRates[].short": BURN_WINDOW_BOUNDS,
     "spec.health.yellow.burnRates[].long": BURN_WINDOW_BOUNDS,
     "spec.health.yellow.burnRates[].short": BURN_WINDOW_BOUNDS,
+    "spec.health.rules[].burnRates[].window": BURN_WINDOW_BOUNDS,
     "spec.canary.interval": INTERVAL_BOUNDS,
     "spec.health.maxSampleAge": SAMPLE_AGE_BOUNDS,
     "spec.canary.checks[].webhook.timeout": WEBHOOK_TIMEOUT_BOUNDS,
     "spec.policy.freezeCooldown": FREEZE_COOLDOWN_BOUNDS,
+    "spec.canary.exposure.window": EXPOSURE_WINDOW_BOUNDS,
 }
 _UNIT_FACTORS = (
     ("ms", "1.0"), ("s", "1000.0"), ("m", "60000.0"), ("h", "3600000.0"),
@@ -300,3 +310,37 @@ def test_hotfix_and_check_rules_have_the_models_messages() -> None:
     assert [r["message"] for r in check["x-kubernetes-validations"]] == [CHECK_KIND_MESSAGE]
     query = check["properties"]["prometheus"]["x-kubernetes-validations"]
     assert [r["message"] for r in query][:2] == [CHECK_BOUNDS_MESSAGE, CHECK_ORDER_MESSAGE]
+
+
+def test_health_rules_have_the_models_messages_and_presets() -> None:
+    spec = crd_schema()["properties"]["spec"]
+    rules = spec["properties"]["health"]["properties"]["rules"]["items"]
+    assert [r["message"] for r in rules["x-kubernetes-validations"]] == [
+        RULE_PRESET_MESSAGE,
+        RULE_CONDITIONS_MESSAGE,
+    ]
+    assert [r["message"] for r in spec["x-kubernetes-validations"]] == [RULE_JOURNEYS_MESSAGE]
+    # The presets the schema offers are the ones the core defines.
+    assert sorted(rules["properties"]["preset"]["enum"]) == sorted(PRESETS)
+
+
+def test_window_rules_have_the_models_messages() -> None:
+    policy = crd_schema()["properties"]["spec"]["properties"]["policy"]["properties"]
+    window = policy["windows"]["items"]
+    assert [r["message"] for r in window["x-kubernetes-validations"]] == [
+        WINDOW_DAYS_MESSAGE,
+        WINDOW_SPAN_MESSAGE,
+    ]
+    dates = window["properties"]["dates"]["x-kubernetes-validations"]
+    assert [r["message"] for r in dates] == [WINDOW_DATES_MESSAGE]
+
+
+def test_the_exposure_tolerance_is_bounded_by_cel_too() -> None:
+    """The API server compares an integer tolerance (`0`) with whole bounds only; the CEL rule
+    states the models' bounds."""
+    canary = crd_schema()["properties"]["spec"]["properties"]["canary"]["properties"]
+    rules = [r["rule"] for r in canary["exposure"]["x-kubernetes-validations"]]
+    schema = pydantic_schema()["properties"]["spec"]["properties"]["canary"]["properties"]
+    bounds = schema["exposure"]["properties"]["tolerance"]
+    low, high = bounds["minimum"][0], bounds["maximum"][0]
+    assert f"self.tolerance >= {low:g} && self.tolerance <= {high:g}" in rules

@@ -43,8 +43,12 @@ from canarygate.core import (
     plan_queries,
 )
 from canarygate.core.decisions import ReasonCode
+from canarygate.core.durations import parse_duration
 from canarygate.core.observations import SUCCESS_ROLES
-from canarygate.core.vocabulary import ACTION_PERMISSIVENESS
+from canarygate.core.presets import preset_rule
+from canarygate.core.specs import BurnCondition, CombinedRule, ExposureSpec
+from canarygate.core.vocabulary import ACTION_PERMISSIVENESS, RuleSeverity, WindowEffect
+from canarygate.core.windows import TimeWindow
 
 from .builders import gate, journey
 
@@ -106,8 +110,33 @@ def gates(draw: st.DrawFn, segmented: bool = False) -> GateSpec:
     )  # fmt: skip
     factors = RiskFactors(customer_neutral=draw(st.booleans()), reversible=draw(st.booleans()))
     level = draw(st.sampled_from([RiskLevel.LOW, RiskLevel.HIGH]))
-    spec = gate(*journeys, steps=STEPS, guardrails=guardrails, risk=RiskSpec(level, factors))
-    return replace(spec, canary=replace(spec.canary, success_metrics=metrics))
+    # Combined health rules (spec.health.rules) on some gates: a paging preset, a ticket rule.
+    rules = draw(st.sampled_from([(), (), RULES[:1], RULES]))
+    health = replace(DEFAULT_HEALTH_POLICY, rules=rules)
+    spec = gate(
+        *journeys, steps=STEPS, guardrails=guardrails, risk=RiskSpec(level, factors), health=health
+    )
+    # Proof of exposure on some gates, and rarely a window (decided here without the local
+    # time, so it counts as in force).
+    exposure = draw(st.sampled_from([None, None, EXPOSURE]))
+    windows = draw(st.sampled_from([(), (), (), (), *((w,) for w in WINDOWS_DRAWN)]))
+    return replace(
+        spec,
+        canary=replace(spec.canary, success_metrics=metrics, exposure=exposure),
+        policy=replace(spec.policy, windows=windows),
+    )
+
+
+EXPOSURE_ROLES = (Role.EXPOSURE_CANARY, Role.EXPOSURE_TOTAL)
+EXPOSURE = ExposureSpec("canary[{{window}}]", "total[{{window}}]")
+WINDOWS_DRAWN = (
+    TimeWindow("peak", WindowEffect.HIGH_RISK, "UTC", 18 * 60, 22 * 60),
+    TimeWindow("freeze", WindowEffect.FREEZE, "UTC"),
+)
+RULES = (
+    preset_rule("burn4x-budget25", name="page"),
+    CombinedRule("ticket", RuleSeverity.TICKET, (BurnCondition(parse_duration("6h"), 1.0),), 0.5),
+)
 
 
 # Error ratios as multiples of a 99.9 % budget, spread so that every health level is common.
@@ -180,6 +209,10 @@ def measurements(draw: st.DrawFn, spec: GateSpec, allow_missing: bool = True) ->
 
 
 def _guardrail_value(draw: st.DrawFn, role: Role) -> float:
+    if role is Role.EXPOSURE_TOTAL:
+        return draw(st.sampled_from([1000.0, 1000.0, 1000.0, 0.0]))
+    if role is Role.EXPOSURE_CANARY:
+        return draw(st.sampled_from([0.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0]))
     if role in (Role.SAMPLES, Role.SUCCESS_SAMPLES, Role.SUCCESS_BASELINE_SAMPLES):
         return draw(st.sampled_from([10.0, 500.0, 5000.0]))
     if role in (Role.SUCCESS_CANARY, Role.SUCCESS_BASELINE):
@@ -201,6 +234,19 @@ def states(draw: st.DrawFn, spec: GateSpec) -> GateState:
 def scenarios(draw: st.DrawFn) -> tuple[GateSpec, GateState, Observed]:
     spec = draw(gates())
     return spec, draw(states(spec)), draw(measurements(spec))
+
+
+def bare(
+    spec: GateSpec, state: GateState, observed: Observed
+) -> tuple[GateSpec, GateState, Observed]:
+    """The scenario without exposure and windows (for tests that add their own)."""
+    spec = replace(
+        spec,
+        canary=replace(spec.canary, exposure=None),
+        policy=replace(spec.policy, windows=()),
+    )
+    keys = {q.key for q in plan_queries(spec)}
+    return spec, state, {k: v for k, v in observed.items() if k in keys}
 
 
 def _scaled(value: Observation, factor: float) -> Observation:
@@ -328,14 +374,19 @@ def test_invalid_guardrail_evidence_is_never_a_pass(
     scenario: tuple[GateSpec, GateState, Observed], data: st.DataObject
 ) -> None:
     spec, state, observed = scenario
+    # A guardrail's values, or the exposure counts (a negative count is impossible in both).
     guardrail_keys = [k for k in observed if k.window is None and k.role not in SUCCESS_ROLES]
     if not guardrail_keys:
         return
     key = data.draw(st.sampled_from(sorted(guardrail_keys, key=lambda k: (k.subject, k.role))))
     corrupted = {**observed, key: _corrupted(observed[key], "negative", data)}
     decision = decide(spec, state, corrupted, NOW)
-    judged = next(g for g in decision.guardrails if g.name == key.subject)
-    assert judged.verdict is not Verdict.PASS
+    if key.role in EXPOSURE_ROLES:
+        assert decision.exposure is not None
+        assert decision.exposure.invalid_evidence
+    else:
+        judged = next(g for g in decision.guardrails if g.name == key.subject)
+        assert judged.verdict is not Verdict.PASS
     if state.weight > 0:
         assert decision.action not in (Action.ADVANCE, Action.PROMOTE)
 

@@ -50,6 +50,23 @@ def test_canary_faults_hit_only_the_canary_and_chosen_journeys() -> None:
     assert totals["login", "canary", "500"] == 0
 
 
+def test_a_canary_may_serve_far_less_than_its_weight() -> None:
+    sim = simulator(journeys=("checkout", "login"))
+    sim.set_weight(25)
+    sim.set_faults(Faults(canary_served_ratio=0.1, journeys=frozenset({"checkout"})))
+    sim.advance(10.0)  # 1,000 requests per journey
+    totals = sim.totals()
+    assert totals["checkout", "canary", "200"] == 25  # 2.5 %: a tenth of its 25 %
+    assert totals["checkout", "stable", "200"] == 975  # the rest went to stable
+    assert totals["login", "canary", "200"] == 250  # another journey is not affected
+    parsed = Faults.from_json({"canaryServedRatio": 0.1})
+    assert parsed.canary_served_ratio == 0.1
+    assert Faults.from_json({}).canary_served_ratio == 1.0
+    assert parsed.to_json()["canaryServedRatio"] == 0.1
+    with pytest.raises(InvalidFaults, match="canaryServedRatio must be within"):
+        Faults.from_json({"canaryServedRatio": 1.5})
+
+
 def test_baseline_errors_and_faults_combine() -> None:
     sim = Simulator(SimulatorConfig(journeys=("search",), rate=100, baseline_error_ratio=0.1))
     sim.set_weight(100)
@@ -141,10 +158,11 @@ def test_http_faults_round_trip(served: tuple[Simulator, str]) -> None:
         "journeys": ["checkout"],
         "fleetErrorRatio": 0.0,
         "probeFails": False,
+        "canaryServedRatio": 0.5,
     }
     response = httpx.post(f"{url}/faults", json=body)
     assert response.status_code == 200
-    assert sim.faults == Faults(0.25, 0.1, frozenset({"checkout"}))
+    assert sim.faults == Faults(0.25, 0.1, frozenset({"checkout"}), canary_served_ratio=0.5)
     assert httpx.get(f"{url}/faults").json() == body
     assert httpx.delete(f"{url}/faults").status_code == 200
     assert sim.faults == Faults()
