@@ -47,6 +47,7 @@ from canarygate.core.success import SuccessAssessment, judge_success_metric
 from canarygate.core.vocabulary import (
     TERMINAL_PHASES,
     Action,
+    Enforcement,
     Health,
     Mode,
     Phase,
@@ -127,6 +128,7 @@ def decide(
             state.weight,
             spec.canary.exposure_window,
             observations,
+            observing=spec.enforcement is Enforcement.OBSERVE,
         )
         if spec.canary.exposure is not None
         else None

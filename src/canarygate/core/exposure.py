@@ -18,12 +18,15 @@ route's weight:
   silence too. Exposure that is unknown is never a pass.
 
 At 0 % the canary is not meant to serve, so nothing is judged (what it served is reported).
+Nor is it judged for a gate that only observes (`spec.enforcement: observe`): canarygate set
+no route, so the weight in its status is the one it would have set, not the route's, and a
+share measured against it proves nothing either way; what the canary served is reported.
 None of these ever rolls back: a measured guardrail failure does that, not exposure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from canarygate.core.durations import Duration
@@ -75,6 +78,26 @@ class ExposureAssessment:
 
 
 def judge_exposure(
+    spec: ExposureSpec,
+    weight: int,
+    window: Duration,
+    observations: Observations,
+    *,
+    observing: bool = False,
+) -> ExposureAssessment:
+    """The canary's exposure at `weight`; `observing`: the gate only observes (measured and
+    reported, never judged)."""
+    judged = _judge(spec, weight, window, observations)
+    if not observing or judged.state is Exposure.NOT_JUDGED:
+        return judged
+    return replace(
+        judged,
+        state=Exposure.NOT_JUDGED,
+        finding=f"{judged.finding} (not judged: observe only, canarygate set no route)",
+    )
+
+
+def _judge(
     spec: ExposureSpec, weight: int, window: Duration, observations: Observations
 ) -> ExposureAssessment:
     canary = lookup(observations, exposure_key(Role.EXPOSURE_CANARY))
