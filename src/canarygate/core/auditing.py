@@ -4,11 +4,12 @@ A gate's spec is kept, between edits, as a flat map from field path to value tex
 (`spec.canary.guardrails[error-rate].max` -> `0.01`; the shell builds it, see
 api.auditing). Two such maps compared say which fields changed, and for each whether the
 change makes a rule looser: a lower objective, a higher `max`, fewer `minSamples`, a higher
-burn-rate threshold, a guardrail or a journey removed, a critical guardrail made minor... A
-change whose direction cannot be told (a query rewritten, a tier renamed) counts as looser:
-passes counted under a rule that may have been stricter are not evidence under the new one.
-Fields that decide no evidence (steps, interval, traffic, approval, Prometheus) are recorded
-and loosen nothing.
+burn-rate threshold, a guardrail, a check or a journey removed, a critical guardrail or check
+made minor, a shorter freeze cooldown... A change whose direction cannot be told (a query
+rewritten, a tier renamed, a change type made `hotfix`) counts as looser: passes counted under
+a rule that may have been stricter are not evidence under the new one. Fields that decide no
+evidence (steps, interval, traffic, approval, Prometheus, enforcement, an incident reference)
+are recorded and loosen nothing.
 
 Loosening a rule mid-rollout restarts the count of passes for the current step, so an edit
 can never let a step through on passes earned before it.
@@ -111,6 +112,9 @@ RULES: tuple[tuple[re.Pattern[str], Judge], ...] = tuple(
         (r"^spec\.(prometheus|canary\.(steps|interval|cohort|revision|approval|traffic))\b",
          _NEUTRAL),
         (r"\.journeys\[\]\.weight$", _NEUTRAL),  # the score only
+        # A new enforcement starts a new rollout; an incident reference is a label.
+        (r"^spec\.enforcement$", _NEUTRAL),
+        (r"\.risk\.factors\.incident$", _NEUTRAL),
         (r"\.sli\.(good|total|recorded)$", _QUERY),
         (r"\.(guardrails|successMetrics)\[\]\.(canary|baseline|samples|baselineSamples)$",
          _QUERY),
@@ -126,10 +130,16 @@ RULES: tuple[tuple[re.Pattern[str], Judge], ...] = tuple(
         (r"\.health\.rules\[\]\.burnRates\[\]\.atLeast$", _higher_looser),
         (r"\.health\.rules\[\]\.severity$", _ranked(("ticket",), ("page",))),
         (r"\.exposure\.tolerance$", _higher_looser),
+        (r"\.checks\[\]\.prometheus\.min$", _lower_looser),
+        (r"\.checks\[\]\.prometheus\.max$", _higher_looser),
+        # A longer timeout lets a slow webhook pass where it failed.
+        (r"\.checks\[\]\.(failureLimit|webhook\.timeout)$", _higher_looser),
+        (r"\.checks\[\]\.severity$", _ranked(("minor",), ("critical",))),
         (r"\.successMetrics\[\]\.margin$", _higher_looser),
         (r"\.successMetrics\[\]\.minLift$", _lower_looser),
         (r"\.minSegmentShare$", _higher_looser),
         (r"\.policy\.guardedPasses$", _lower_looser),
+        (r"\.policy\.freezeCooldown$", _lower_looser),
         (r"\.policy\.matrix\.",
          _ranked(("proceed",), ("neutral-only",), ("guarded",), ("delay", "freeze", "hold"))),
         (r"\.risk\.level$", _ranked(("low",), ("auto",), ("high",))),

@@ -109,6 +109,38 @@ def test_combined_rules_windows_and_exposure_are_audited() -> None:
     assert fields(base)["spec.canary.exposure.canary"].startswith("sha256:")
 
 
+def test_checks_the_freeze_cooldown_and_the_incident_fields_are_audited() -> None:
+    check = {"name": "probe", "prometheus": {"query": "probe_success", "min": 1}}
+    hook = {"name": "hook", "webhook": {"url": "http://checks.example/step"}}
+    base = edited("spec.canary.checks", [check, hook])
+    probe, webhook = "spec.canary.checks[probe]", "spec.canary.checks[hook]"
+    assert change("spec.canary.checks.0.prometheus.min", 0.5, base) == [
+        (f"{probe}.prometheus.min", "looser")
+    ]
+    assert change("spec.canary.checks.1.webhook.timeout", "30s", base) == [
+        (f"{webhook}.webhook.timeout", "looser")
+    ]
+    assert change("spec.canary.checks.0.failureLimit", 3, base) == [
+        (f"{probe}.failureLimit", "looser")
+    ]
+    assert change("spec.canary.checks.0.severity", "critical", base) == [
+        (f"{probe}.severity", "stricter")
+    ]
+    assert {d for _, d in change("spec.canary.checks", [hook], base)} == {"looser"}
+    assert change("spec.policy", {"freezeCooldown": "5m"}) == [
+        ("spec.policy.freezeCooldown", "looser")
+    ]
+    assert change("spec.policy", {"freezeCooldown": "10m"}) == []  # the default written out
+    assert change("spec.enforcement", "observe") == [("spec.enforcement", "recorded")]
+    hotfix = edited("spec.risk.factors", {"changeType": "hotfix", "incident": "INC-1"})
+    assert change("spec.risk.factors.incident", "INC-2", hotfix) == [
+        ("spec.risk.factors.incident", "recorded")
+    ]
+    assert ("spec.risk.factors.changeType", "cannot tell") in change(
+        "spec.risk.factors", {"changeType": "code"}, hotfix
+    )
+
+
 def test_reordering_named_items_changes_nothing() -> None:
     document = example_gate()
     reordered = copy.deepcopy(document)
