@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--metrics-address", required=True)
     parser.add_argument("--at", default=FIXTURE_NOW.isoformat())
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--no-window-cache", action="store_true")
     args = parser.parse_args()
     at = datetime.fromisoformat(args.at)
     return run(
@@ -42,6 +43,7 @@ def main() -> int:
             runtime=RuntimeSettings(
                 connection=Connection(fallback_address=args.prometheus),
                 clock=lambda: at,
+                window_cache=not args.no_window_cache,
             ),
         )
     )

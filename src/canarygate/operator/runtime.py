@@ -41,6 +41,9 @@ class RuntimeSettings:
     concurrency: int = 64
     # The scheduler wakes at least this often, so liveness can tell it is not stuck.
     idle_wakeup_seconds: float = 5.0
+    # Answer slow windows (1d and longer) from earlier readings where that cannot change a
+    # decision (core.slow_windows); off, every window is read every tick.
+    window_cache: bool = True
     # Gates due within this much of each other are evaluated in the same batch.
     batch_window_seconds: float = 0.25
     # The instant evaluations are made at and status times are written with. Benchmarks
@@ -224,12 +227,15 @@ class Runtime:
         at = self.settings.clock()
         started = time.monotonic()
         client = self.pool.client_for(config)
+        cache = self.pool.cache_for(config) if self.settings.window_cache else None
         try:
             report = await evaluate_specs(
                 [(r.spec, r.state) for r in group if r.spec is not None],
                 client,
                 at,
                 planned=[r.planned for r in group if r.spec is not None],
+                cache=cache,
+                slow=[r.slow for r in group if r.spec is not None] if cache is not None else None,
             )
         except Exception:  # the evaluation path never raises for telemetry; this is a bug
             log.exception("evaluating %d gates against %s failed", len(group), config.address)
@@ -279,9 +285,10 @@ class Runtime:
         now = time.monotonic()
         due = now + delay
         if outcome.after is None and not outcome.failed:
-            # One interval after it was last due, on the shared grid, never in the past.
+            # One interval after it was last due, on the shared grid. A gate whose transition
+            # outlasted its interval is due at once, and the next tick's lag says how late.
             base = record.last_due if record.last_due is not None else now
-            due = _on_grid(max(base + delay, now), record.interval_seconds)
+            due = _on_grid(base + delay, record.interval_seconds)
         earlier = self.queue.due_at(key)
         self.queue.schedule(key, due if earlier is None else min(due, earlier))
 
