@@ -44,6 +44,7 @@ import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
@@ -94,6 +95,27 @@ def gate(name: str, namespace: str, interval: str, chooser: random.Random) -> An
             },
         },
     )
+
+
+# The CRD: the cluster is shared, and others apply their own versions of it ---------------
+
+
+class CrdChanged(Exception):
+    """Someone applied another CanaryGate CRD during the run: its figures mean nothing."""
+
+
+async def crd_generation(client: AsyncClient) -> int:
+    crd = await client.get(CustomResourceDefinition, "canarygates.canarygate.io")
+    return int(crd.metadata.generation or 0) if crd.metadata else 0
+
+
+async def check_crd(client: AsyncClient, generation: int) -> None:
+    now = await crd_generation(client)
+    if now != generation:
+        raise CrdChanged(
+            f"the CanaryGate CRD changed during the run (generation {generation} -> {now}): "
+            "someone applied another version; measuring again"
+        )
 
 
 # The operator and what it says about itself ---------------------------------------------
@@ -234,6 +256,8 @@ async def measure(
     figures.idle_rss_mb = round(idle_mb, 1)
     namespace = f"scale-{uuid.uuid4().hex[:6]}"
     logs = Path(tempfile.mkdtemp(prefix=f"canarygate-scale-{count}-"))
+    await asyncio.to_thread(cluster_with_crd)  # this branch's CRD, whoever applied theirs since
+    generation = await crd_generation(client)
     await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
     operator: Operator | None = None
     try:
@@ -244,6 +268,7 @@ async def measure(
         await create_all(client, [route(n, namespace) for n in names])
         await create_all(client, [gate(n, namespace, "30s", chooser) for n in names])
         figures.create_seconds = round(time.monotonic() - started, 1)
+        await check_crd(client, generation)
         operator = start_bench_operator(
             kubeconfig, prometheus.url, namespace, logs, cache=not args.no_window_cache
         )
@@ -252,11 +277,12 @@ async def measure(
         figures.ready_seconds = round(time.monotonic() - started, 1)
         while (done := evaluated_once(scrape(operator))) < count:
             say(f"{count} gates: t={time.monotonic() - started:5.0f}s evaluated once: {done}")
+            await check_crd(client, generation)
             await asyncio.sleep(SCRAPE_SECONDS)
         figures.all_evaluated_once_seconds = round(time.monotonic() - started, 1)
         say(f"{count} gates: all evaluated once after {figures.all_evaluated_once_seconds} s")
         await asyncio.sleep(args.settle)
-        await steady_state(args, figures, operator, prometheus)
+        await steady_state(args, figures, operator, prometheus, client, generation)
         figures.peak_rss_mb = round(process_figures(operator.process.pid)["peak_rss_mb"], 1)
         figures.rss_kb_per_gate = round((figures.peak_rss_mb - idle_mb) * 1024 / count, 1)
     finally:
@@ -267,7 +293,12 @@ async def measure(
 
 
 async def steady_state(
-    args: argparse.Namespace, figures: Figures, operator: Operator, prometheus: RunningPrometheus
+    args: argparse.Namespace,
+    figures: Figures,
+    operator: Operator,
+    prometheus: RunningPrometheus,
+    client: AsyncClient,
+    generation: int,
 ) -> None:
     say(f"{figures.gates} gates: measuring {args.steady:.0f} s of steady state")
     load_before = os.getloadavg()
@@ -279,6 +310,7 @@ async def steady_state(
     while time.monotonic() - started < args.steady:
         await asyncio.sleep(SCRAPE_SECONDS)  # as a Prometheus scraping the operator would
         scrape(operator)
+        await check_crd(client, generation)
     after = scrape(operator)
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(operator.process.pid) - cpu
@@ -446,7 +478,15 @@ async def run(args: argparse.Namespace) -> list[Figures]:
         logs = Path(tempfile.mkdtemp(prefix="canarygate-scale-idle-"))
         idle_mb = await idle_rss(kubeconfig, prometheus, logs)
         for count in sizes:
-            results.append(await measure(args, count, kubeconfig, client, prometheus, idle_mb))
+            for attempt in range(1, args.attempts + 1):
+                try:
+                    figures = await measure(args, count, kubeconfig, client, prometheus, idle_mb)
+                    break
+                except CrdChanged as changed:
+                    say(f"{count} gates, attempt {attempt}: {changed}")
+                    if attempt == args.attempts:
+                        raise
+            results.append(figures)
             print(table(results), flush=True)
     finally:
         prometheus.stop()
@@ -463,6 +503,9 @@ def main() -> None:
         "--no-window-cache", action="store_true", help="read every window every tick"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="runs of one size when the CRD is changed"
+    )
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy folded stacks: PREFIX-N.txt")
     args = parser.parse_args()
     command = "python -m bench.scale " + " ".join(
