@@ -33,6 +33,7 @@ import os
 import platform
 import random
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -48,7 +49,7 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
-from bench.operator_scale import cluster_with_crd, create_all, process_figures, route
+from bench.operator_scale import REPO, cluster_with_crd, create_all, process_figures, route
 from lab.fixture_prometheus import start_fixture_prometheus
 from lab.gates import error_rate_guardrail, sli
 from lab.histories import JOURNEYS, LATENCIES
@@ -97,7 +98,32 @@ def gate(name: str, namespace: str, interval: str, chooser: random.Random) -> An
     )
 
 
-# The CRD: the cluster is shared, and others apply their own versions of it ---------------
+# The cluster, and its CRD ------------------------------------------------------------------
+
+CACHE = Path(os.environ.get("CANARYGATE_CACHE", Path.home() / ".cache" / "canarygate"))
+PRIVATE_CLUSTER = CACHE / "bench-cluster"
+
+
+def cluster_script(name: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(REPO / "e2e" / "cluster" / name)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def start_cluster(kind: str) -> tuple[Path, bool]:
+    """The kubeconfig of the cluster to measure on, with this branch's CRD, and whether this
+    run started it. `private`: a control plane of its own (`CANARYGATE_CLUSTER_DIR`), so that
+    nobody else's objects, load or CRD versions end up in the figures; `shared`: the one
+    `e2e/cluster/up` gives everyone."""
+    if kind == "private":
+        os.environ["CANARYGATE_CLUSTER_DIR"] = str(PRIVATE_CLUSTER)
+    started = cluster_script("status").returncode != 0
+    return cluster_with_crd(), started and kind == "private"
+
+
+def stop_cluster() -> None:
+    """Stop the private control plane this run started (never the shared one)."""
+    if os.environ.get("CANARYGATE_CLUSTER_DIR") == str(PRIVATE_CLUSTER):
+        cluster_script("down")
 
 
 class CrdChanged(Exception):
@@ -466,7 +492,7 @@ def say(message: str) -> None:
 
 async def run(args: argparse.Namespace) -> list[Figures]:
     sizes = [int(n) for n in str(args.gates).split(",")]
-    kubeconfig = await asyncio.to_thread(cluster_with_crd)
+    kubeconfig, started = await asyncio.to_thread(start_cluster, args.cluster)
     prometheus = await asyncio.to_thread(start_fixture_prometheus)
     # Long timeouts: listing thousands of gates on an API server sharing two cores with the
     # operator under test can take more than lightkube's default.
@@ -491,6 +517,8 @@ async def run(args: argparse.Namespace) -> list[Figures]:
     finally:
         prometheus.stop()
         await client.close()
+        if started and not args.keep_cluster:
+            await asyncio.to_thread(stop_cluster)
     return results
 
 
@@ -503,6 +531,13 @@ def main() -> None:
         "--no-window-cache", action="store_true", help="read every window every tick"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--cluster",
+        choices=("private", "shared"),
+        default="private",
+        help="a control plane of the benchmark's own (default), or the shared one",
+    )
+    parser.add_argument("--keep-cluster", action="store_true", help="leave the private one up")
     parser.add_argument(
         "--attempts", type=int, default=3, help="runs of one size when the CRD is changed"
     )
