@@ -36,7 +36,12 @@ class PlannedQuery:
 
 def journey_windows(journey: JourneySpec, spec: GateSpec) -> tuple[Duration, ...]:
     """Burn-rate windows of the policy plus the journey's compliance window, shortest first."""
-    return tuple(sorted({*spec.health.windows(), journey.window}))
+    return _windows(spec.health.windows(), journey.window)
+
+
+@functools.lru_cache(maxsize=1024)
+def _windows(policy: tuple[Duration, ...], compliance: Duration) -> tuple[Duration, ...]:
+    return tuple(sorted({*policy, compliance}))
 
 
 def plan_queries(spec: GateSpec) -> tuple[PlannedQuery, ...]:
@@ -58,7 +63,7 @@ def journey_queries(
     """A journey's queries: good and total over each window, then its freshness."""
     planned: list[PlannedQuery] = []
     by = journey.segments.by if journey.segments else None
-    windows = tuple(sorted({*health.windows(), journey.window}))  # as journey_windows
+    windows = _windows(health.windows(), journey.window)
     for window in windows:
         values = {"window": window.text, "interval": interval}
         for role, template in ((Role.GOOD, journey.sli.good), (Role.TOTAL, journey.sli.total)):

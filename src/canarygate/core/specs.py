@@ -6,6 +6,7 @@ These mirror the CanaryGate CRD in plain dataclasses so the core stays free of p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -98,13 +99,20 @@ class HealthPolicy:
 
     def windows(self) -> tuple[Duration, ...]:
         """Every window a burn rule reads, shortest first."""
-        found = {
-            window
-            for tier in (self.red, self.yellow)
-            for rule in tier.burn_rates
-            for window in (rule.short, rule.long)
-        }
-        return tuple(sorted(found))
+        return _policy_windows(self.red, self.yellow)
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy_windows(red: HealthTier, yellow: HealthTier) -> tuple[Duration, ...]:
+    """The windows of a policy's rules, computed once per distinct policy (every evaluation of
+    every journey asks for them)."""
+    found = {
+        window
+        for tier in (red, yellow)
+        for rule in tier.burn_rates
+        for window in (rule.short, rule.long)
+    }
+    return tuple(sorted(found))
 
 
 def _d(minutes: int) -> Duration:
