@@ -247,6 +247,16 @@ class Figures:
     lag_seconds_mean: float = 0.0
     lag_seconds_max_at_most: float = 0.0
     ticks_late: int = 0
+    evaluations_overrun: int = 0
+    rss_at_ready_mb: float = 0.0
+    rss_all_evaluated_mb: float = 0.0
+    rss_end_mb: float = 0.0
+    kube_relists: int = 0
+
+    @property
+    def rss_phases(self) -> list[float]:
+        return [self.rss_at_ready_mb, self.rss_all_evaluated_mb, self.rss_end_mb]
+
     ticks_longer_than_interval: int = 0
     kube_writes_per_minute: float = 0.0
     kube_requests_per_minute: float = 0.0
@@ -301,12 +311,18 @@ async def measure(
         started = time.monotonic()
         await asyncio.to_thread(operator.wait_ready, 600)
         figures.ready_seconds = round(time.monotonic() - started, 1)
+        figures.rss_at_ready_mb = round(process_figures(operator.process.pid)["rss_mb"], 1)
         while (done := evaluated_once(scrape(operator))) < count:
-            say(f"{count} gates: t={time.monotonic() - started:5.0f}s evaluated once: {done}")
+            rss = process_figures(operator.process.pid)
+            say(
+                f"{count} gates: t={time.monotonic() - started:5.0f}s evaluated once: {done}, "
+                f"RSS {rss['rss_mb']:.0f} MB (peak {rss['peak_rss_mb']:.0f})"
+            )
             await check_crd(client, generation)
             await asyncio.sleep(SCRAPE_SECONDS)
         figures.all_evaluated_once_seconds = round(time.monotonic() - started, 1)
         say(f"{count} gates: all evaluated once after {figures.all_evaluated_once_seconds} s")
+        figures.rss_all_evaluated_mb = round(process_figures(operator.process.pid)["rss_mb"], 1)
         await asyncio.sleep(args.settle)
         await steady_state(args, figures, operator, prometheus, client, generation)
         figures.peak_rss_mb = round(process_figures(operator.process.pid)["peak_rss_mb"], 1)
@@ -375,6 +391,9 @@ async def steady_state(
         lag = "canarygate_tick_lag_seconds"
         figures.lag_seconds_max_at_most = quantile_bound(before, after, lag, 1.0)
         figures.ticks_late = over(before, after, lag, LATE_SECONDS)
+    figures.evaluations_overrun = int(delta("canarygate_evaluations_overrun_total"))
+    figures.kube_relists = int(delta("canarygate_kube_relists_total"))
+    figures.rss_end_mb = round(process_figures(operator.process.pid)["rss_mb"], 1)
     figures.kube_writes_per_minute = round(writes * per_minute, 1)
     figures.kube_requests_per_minute = round(requests * per_minute, 1)
     figures.prometheus_requests_per_minute = round(sent * per_minute, 1)
@@ -422,6 +441,7 @@ ROWS: list[tuple[str, str, str]] = [
     ("time to every gate evaluated once (s)", "all_evaluated_once_seconds", "linear"),
     ("operator CPU, steady (cores)", "operator_cpu_cores", "linear"),
     ("peak RSS, whole run (MB)", "peak_rss_mb", ""),
+    ("RSS at ready / all evaluated once / end (MB)", "rss_phases", ""),
     ("RSS above an idle operator, per gate (KB)", "rss_kb_per_gate", "flat"),
     ("evaluations per minute", "evaluations_per_minute", "linear"),
     ("ticks in the window", "ticks", ""),
@@ -431,8 +451,10 @@ ROWS: list[tuple[str, str, str]] = [
     ("lag behind schedule, mean (s)", "lag_seconds_mean", ""),
     ("lag behind schedule, max at most (s)", "lag_seconds_max_at_most", ""),
     (f"ticks late (lag > {LATE_SECONDS:g} s)", "ticks_late", ""),
+    ("evaluations late (the previous outlasted the interval)", "evaluations_overrun", ""),
     ("Kubernetes writes per minute", "kube_writes_per_minute", "linear"),
     ("Kubernetes requests per minute", "kube_requests_per_minute", "linear"),
+    ("complete lists of the gates (relists)", "kube_relists", ""),
     ("Prometheus requests per tick", "prometheus_requests_per_tick", ""),
     ("Prometheus requests per minute", "prometheus_requests_per_minute", ""),
     ("slow-window queries cached per minute", "queries_cached_per_minute", ""),

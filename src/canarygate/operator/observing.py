@@ -83,6 +83,12 @@ class Observer:
         self.due = Counter(
             "canarygate_gates_due", "Gates taken by a tick, summed over ticks.", registry=r
         )
+        self.overruns = Counter(
+            "canarygate_evaluations_overrun",
+            "Gates whose evaluation and transition outlasted their interval, so that their next "
+            "evaluation starts late.",
+            registry=r,
+        )
         self.queries_planned = Counter(
             "canarygate_queries_planned", "Queries the gates asked for.", registry=r
         )
@@ -139,6 +145,9 @@ class Observer:
         self.lag.set(lag_seconds)
         self.lags.observe(lag_seconds)
         self.due.inc(gates)
+
+    def overran(self) -> None:
+        self.overruns.inc()
 
     def evaluated(self, report: TickReport, seconds: float) -> None:
         self.tick_gates.observe(seconds)

@@ -285,10 +285,13 @@ class Runtime:
         now = time.monotonic()
         due = now + delay
         if outcome.after is None and not outcome.failed:
-            # One interval after it was last due, on the shared grid. A gate whose transition
-            # outlasted its interval is due at once, and the next tick's lag says how late.
+            # One interval after it was last due, on the shared grid, never in the past: a
+            # gate whose transition outlasted its interval comes round at once (counted), not
+            # once per interval missed.
             base = record.last_due if record.last_due is not None else now
-            due = _on_grid(base + delay, record.interval_seconds)
+            if base + delay < now:
+                self.observer.overran()
+            due = _on_grid(max(base + delay, now), record.interval_seconds)
         earlier = self.queue.due_at(key)
         self.queue.schedule(key, due if earlier is None else min(due, earlier))
 

@@ -91,6 +91,7 @@ async def test_the_issue_s_families_carry_what_the_operator_saw() -> None:
     report = TickReport((decision,), requested=12, distinct=2, http_requests=3, cached=6, reread=1)
     observer.evaluated(report, 0.2)
     observer.tick_finished(0.7)
+    observer.overran()
     stats.requests.update({"patch": 4, "update": 1, "get": 9})
     stats.conflicts = 1
     stats.errors["Conflict"] = 1
@@ -112,6 +113,7 @@ async def test_the_issue_s_families_carry_what_the_operator_saw() -> None:
     assert value(observer, "canarygate_tick_lag_seconds_count") == 1
     assert value(observer, "canarygate_tick_lag_seconds_sum") == 0.4
     assert value(observer, "canarygate_gates_due_total") == 3
+    assert value(observer, "canarygate_evaluations_overrun_total") == 1
     assert value(observer, "canarygate_queries_planned_total") == 12
     assert value(observer, "canarygate_queries_distinct_total") == 2
     assert value(observer, "canarygate_prometheus_requests_total") == 3

@@ -9,8 +9,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from canarygate.operator.rollouts import Next
+from canarygate.operator.runtime import Runtime
 from canarygate.operator.scheduling import DueQueue
 from canarygate.operator.serving import make_app, parse_address
+
+from .harness import gate_body
 
 
 def test_keys_come_out_due_earliest_first_and_rescheduling_replaces() -> None:
@@ -76,3 +80,31 @@ async def test_readiness_waits_for_the_first_list_and_liveness_for_the_loop() ->
         state["last_loop"] = time.monotonic() - 120
         assert (await client.get("/healthz")).status == 503
         assert (await client.get("/metrics")).status == 200
+
+
+async def test_a_gate_that_outlasted_its_interval_comes_round_once_and_is_counted() -> None:
+    """Due one interval after it was last due, but never in the past: a gate whose transition
+    took three intervals is evaluated at once, not three times in a row to catch up."""
+    runtime = Runtime(rollouts_store=None)
+    body = gate_body()
+    body["metadata"].update(uid="u1", generation=1, resourceVersion="1")
+    runtime.remember(body)
+    (key,) = runtime.records
+    record = runtime.records[key]
+    now = time.monotonic()
+    record.last_due = now - 3 * record.interval_seconds
+    runtime.queue.discard(key)
+    runtime._finished(key, Next())
+    due = runtime.queue.due_at(key)
+    assert due is not None
+    assert now <= due <= time.monotonic() + 5  # on the next slot of the grid
+    assert runtime.observer.overruns._value.get() == 1
+
+    record.last_due = time.monotonic()  # on time: one interval later, not counted
+    runtime.queue.discard(key)
+    runtime._finished(key, Next())
+    later = runtime.queue.due_at(key)
+    assert later is not None
+    assert later >= record.last_due + record.interval_seconds
+    assert runtime.observer.overruns._value.get() == 1
+    await runtime.pool.aclose()
