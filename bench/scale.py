@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -148,7 +149,13 @@ async def check_crd(client: AsyncClient, generation: int) -> None:
 
 
 def start_bench_operator(
-    kubeconfig: Path, prometheus: str, namespace: str, logs: Path, *, cache: bool
+    kubeconfig: Path,
+    prometheus: str,
+    namespace: str,
+    logs: Path,
+    *,
+    cache: bool,
+    memory_dump: Path | None = None,
 ) -> Operator:
     health, metrics_port = free_port(), free_port()
     args = [
@@ -158,6 +165,8 @@ def start_bench_operator(
     ]  # fmt: skip
     if not cache:
         args.append("--no-window-cache")
+    if memory_dump is not None:
+        args.append(f"--memory-dump={memory_dump}")
     spawned = _spawn("operator", args, logs)
     return Operator(
         spawned.name, spawned.process, spawned.log_path,
@@ -305,9 +314,11 @@ async def measure(
         await create_all(client, [gate(n, namespace, "30s", chooser) for n in names])
         figures.create_seconds = round(time.monotonic() - started, 1)
         await check_crd(client, generation)
+        dump = logs / "memory.txt" if args.memory_dump else None
         operator = start_bench_operator(
-            kubeconfig, prometheus.url, namespace, logs, cache=not args.no_window_cache
-        )
+            kubeconfig, prometheus.url, namespace, logs, cache=not args.no_window_cache,
+            memory_dump=dump,
+        )  # fmt: skip
         started = time.monotonic()
         await asyncio.to_thread(operator.wait_ready, 600)
         figures.ready_seconds = round(time.monotonic() - started, 1)
@@ -323,9 +334,15 @@ async def measure(
         figures.all_evaluated_once_seconds = round(time.monotonic() - started, 1)
         say(f"{count} gates: all evaluated once after {figures.all_evaluated_once_seconds} s")
         figures.rss_all_evaluated_mb = round(process_figures(operator.process.pid)["rss_mb"], 1)
+        if dump is not None:
+            operator.process.send_signal(signal.SIGUSR1)
         await asyncio.sleep(args.settle)
         await steady_state(args, figures, operator, prometheus, client, generation)
         figures.peak_rss_mb = round(process_figures(operator.process.pid)["peak_rss_mb"], 1)
+        if dump is not None:
+            operator.process.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(5)
+            say(f"{count} gates: heap figures in {dump} and {operator.log_path}")
         figures.rss_kb_per_gate = round((figures.peak_rss_mb - idle_mb) * 1024 / count, 1)
     finally:
         if operator is not None:
@@ -560,6 +577,9 @@ def main() -> None:
         help="a control plane of the benchmark's own (default), or the shared one",
     )
     parser.add_argument("--keep-cluster", action="store_true", help="leave the private one up")
+    parser.add_argument(
+        "--memory-dump", action="store_true", help="the operator's heap, after start and at the end"
+    )
     parser.add_argument(
         "--attempts", type=int, default=3, help="runs of one size when the CRD is changed"
     )

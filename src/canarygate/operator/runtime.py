@@ -84,8 +84,10 @@ class Runtime:
         """Take a CanaryGate body (from the informer or from our own write) into its record."""
         key = key_of(body)
         old = self.records.get(key)
-        if old is not None and _older(body, old.resource_version):
-            return  # a late watch event after our own newer write
+        if old is not None and _not_newer(body, old.resource_version):
+            # A late watch event after our own newer write, or the event of our own write
+            # (already taken in from the write's answer): nothing new, no record to rebuild.
+            return
         record = record_from(body, old)
         if old is not None:
             record.failures = old.failures
@@ -316,8 +318,8 @@ def _on_grid(due: float, interval: float) -> float:
     return math.ceil(due / slot) * slot
 
 
-def _older(body: Mapping[str, Any], known: str) -> bool:
+def _not_newer(body: Mapping[str, Any], known: str) -> bool:
     incoming = str((body.get("metadata") or {}).get("resourceVersion", ""))
     if incoming.isdigit() and known.isdigit():
-        return int(incoming) < int(known)
+        return int(incoming) <= int(known)
     return False

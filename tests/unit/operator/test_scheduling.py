@@ -108,3 +108,25 @@ async def test_a_gate_that_outlasted_its_interval_comes_round_once_and_is_counte
     assert later >= record.last_due + record.interval_seconds
     assert runtime.observer.overruns._value.get() == 1
     await runtime.pool.aclose()
+
+
+async def test_the_echo_of_a_known_version_rebuilds_nothing() -> None:
+    """The watch event of the operator's own write carries the version it already took in
+    from the write's answer: the record stays as it is; a newer version replaces it."""
+    runtime = Runtime(rollouts_store=None)
+    body = gate_body()
+    body["metadata"].update(uid="u1", generation=1, resourceVersion="7")
+    runtime.remember(body)
+    (key,) = runtime.records
+    first = runtime.records[key]
+    runtime.remember(body)
+    assert runtime.records[key] is first
+    body["metadata"]["resourceVersion"] = "6"  # late: older than what is known
+    runtime.remember(body)
+    assert runtime.records[key] is first
+    body["metadata"]["resourceVersion"] = "8"
+    body["status"] = {"phase": "Progressing", "weight": 10}
+    runtime.remember(body)
+    assert runtime.records[key] is not first
+    assert runtime.records[key].state.weight == 10
+    await runtime.pool.aclose()
