@@ -68,6 +68,15 @@ class QueryBatch:
         self._readings_seen: dict[int, _Readings | None] = {}
         self._reusable_seen: dict[int, bool] = {}
         self._kept: set[int] = set()
+        # Per plan object: its observation (the plan and slow windows kept, so ids stay theirs).
+        self._plans: dict[
+            tuple[int, int],
+            tuple[
+                asyncio.Task[dict[QueryKey, Observation]],
+                Sequence[PlannedQuery],
+                Sequence[SlowWindow],
+            ],
+        ] = {}
         self._packed_requests = 0
         self._single: dict[Ask, asyncio.Task[Observation]] = {}
         self._packed: dict[tuple[Ask, ...], asyncio.Task[list[Observation]]] = {}
@@ -99,6 +108,17 @@ class QueryBatch:
         change the decision: after this tick's fresh windows answered, so that the proof can
         use them; the others are read now, with their inner window, and kept."""
         self.requested += len(planned)
+        # Gates holding the very same plan (the operator shares equal plans between gates)
+        # share one observation, to be read only: they asked the same queries at one instant.
+        shared = self._plans.get((id(planned), id(slow)))
+        if shared is None:
+            task = asyncio.ensure_future(self._observe_plan(planned, slow))
+            shared = self._plans[(id(planned), id(slow))] = (task, planned, slow)
+        return await shared[0]
+
+    async def _observe_plan(
+        self, planned: Sequence[PlannedQuery], slow: Sequence[SlowWindow]
+    ) -> dict[QueryKey, Observation]:
         cache = self.cache
         if cache is None or not slow:
             return await self._observe(planned)

@@ -113,7 +113,8 @@ class GateRecord:
         """The gate's queries, planned once per spec (they change only with it)."""
         plan = self._planned
         if plan is None and self.spec is not None:
-            plan = self._planned = plan_queries(self.spec)
+            # Gates with equal plans hold one tuple, so that a tick observes it once.
+            plan = self._planned = cast(tuple[PlannedQuery, ...], _shared(plan_queries(self.spec)))
         return plan or ()
 
     @property
@@ -121,7 +122,7 @@ class GateRecord:
         """The gate's slow windows that may be answered from earlier readings, once per spec."""
         found = self._slow
         if found is None and self.spec is not None:
-            found = self._slow = plan_slow_windows(self.spec)
+            found = self._slow = cast(tuple[SlowWindow, ...], _shared(plan_slow_windows(self.spec)))
         return found or ()
 
     @property

@@ -68,6 +68,7 @@ class Runtime:
             rollouts_store, self.remember, settings.rollouts, clock=settings.clock, notify=notify
         )
         self._busy: set[GateKey] = set()
+        self._configs: dict[tuple[str | None, float | None], PrometheusConfig] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(settings.concurrency)
         self._stopping = asyncio.Event()
@@ -198,6 +199,16 @@ class Runtime:
         self.observer.tick_finished(time.monotonic() - started)
 
     def _config(self, record: GateRecord) -> PrometheusConfig | None:
+        timeout = record.prometheus_timeout_seconds
+        known = self._configs.get((record.prometheus_address, timeout))
+        if known is not None:
+            return known
+        config = self._new_config(record)
+        if config is not None:  # kept: every gate asks for its config every tick
+            self._configs[(record.prometheus_address, timeout)] = config
+        return config
+
+    def _new_config(self, record: GateRecord) -> PrometheusConfig | None:
         timeout = record.prometheus_timeout_seconds
         try:
             return config_for(
