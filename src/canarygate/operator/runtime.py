@@ -39,6 +39,10 @@ class RuntimeSettings:
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     # Gates processed at once; Kubernetes writes are bounded again inside the API client.
     concurrency: int = 64
+    # Gates taken into work (evaluated, then transitioned) at once at most: what bounds the
+    # memory of a tick when thousands of gates come due together (a start, a restart). Once
+    # reached, more are taken when half of those are done.
+    max_in_flight: int = 2000
     # The scheduler wakes at least this often, so liveness can tell it is not stuck.
     idle_wakeup_seconds: float = 5.0
     # Answer slow windows (1d and longer) from earlier readings where that cannot change a
@@ -68,6 +72,7 @@ class Runtime:
             rollouts_store, self.remember, settings.rollouts, clock=settings.clock, notify=notify
         )
         self._busy: set[GateKey] = set()
+        self._room = asyncio.Event()  # set when few enough gates are in work to take more
         self._configs: dict[tuple[str | None, float | None], PrometheusConfig] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(settings.concurrency)
@@ -122,9 +127,17 @@ class Runtime:
     # -- the scheduler's side ---------------------------------------------------------------
 
     async def run(self) -> None:
-        """Tick until stopped: wake for the earliest due gate, take every gate due by then."""
+        """Tick until stopped: wake for the earliest due gate, take every gate due by then (up
+        to `max_in_flight` gates in work at once: the rest wait, and their lag says so)."""
         while not self._stopping.is_set():
             self.last_loop = time.monotonic()
+            if len(self._busy) >= self.settings.max_in_flight:
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._room.wait(), timeout=self.settings.idle_wakeup_seconds
+                    )
+                continue
             await self.queue.wait_for_due(
                 time.monotonic(), longest=self.settings.idle_wakeup_seconds
             )
@@ -138,7 +151,8 @@ class Runtime:
                     )
                 continue
             now = time.monotonic()
-            due = self.queue.pop_due(now + self.settings.batch_window_seconds)
+            room = self.settings.max_in_flight - len(self._busy)
+            due = self.queue.pop_due(now + self.settings.batch_window_seconds, limit=room)
             if due:
                 self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
                 self._tick(due)
@@ -166,6 +180,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._room.set()
         self.queue.schedule(GateKey("", ""), 0.0)  # wake the loop
         self.queue.discard(GateKey("", ""))
         await self._drain()
@@ -280,6 +295,8 @@ class Runtime:
 
     def _finished(self, key: GateKey, outcome: Next) -> None:
         self._busy.discard(key)
+        if len(self._busy) <= self.settings.max_in_flight // 2:
+            self._room.set()
         record = self.records.get(key)
         if record is None:
             return

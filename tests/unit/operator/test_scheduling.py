@@ -9,8 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from canarygate.operator.records import GateKey, GateRecord
 from canarygate.operator.rollouts import Next
-from canarygate.operator.runtime import Runtime
+from canarygate.operator.runtime import Runtime, RuntimeSettings
 from canarygate.operator.scheduling import DueQueue
 from canarygate.operator.serving import make_app, parse_address
 
@@ -130,3 +131,39 @@ async def test_the_echo_of_a_known_version_rebuilds_nothing() -> None:
     assert runtime.records[key] is not first
     assert runtime.records[key].state.weight == 10
     await runtime.pool.aclose()
+
+
+async def test_no_more_gates_in_work_than_allowed_and_the_rest_wait_their_turn() -> None:
+    """Thousands of gates due at once (a start, a restart) are taken in bounded waves: the
+    memory of a tick does not grow with the number of gates."""
+    runtime = Runtime(rollouts_store=None, settings=RuntimeSettings(max_in_flight=4))
+    for index in range(10):
+        body = gate_body()
+        body["metadata"].update(
+            name=f"gate-{index}", uid=f"u{index}", generation=1, resourceVersion="1"
+        )
+        runtime.remember(body)
+    release = asyncio.Event()
+    in_work: list[int] = []
+    done: list[GateKey] = []
+
+    async def process(record: GateRecord, decision: object) -> Next:
+        in_work.append(len(runtime._busy))
+        await release.wait()
+        done.append(record.key)
+        return Next(after=3600)
+
+    runtime.rollouts.process = process  # type: ignore[method-assign]
+    loop = asyncio.create_task(runtime.run())
+    await asyncio.sleep(0.5)
+    assert len(runtime._busy) == 4
+    assert len(runtime.queue) == 6  # still due, waiting for room
+    release.set()
+    for _ in range(100):
+        if len(done) == 10:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(str(k) for k in done) == sorted(str(k) for k in runtime.records)
+    assert max(in_work) <= 4
+    await runtime.stop()
+    loop.cancel()
