@@ -29,10 +29,16 @@ def dump_memory(path: str) -> None:
     import collections
     import gc
 
-    counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    objects = gc.get_objects()
+    counts = collections.Counter(type(o).__name__ for o in objects)
+    functions = collections.Counter(
+        getattr(o, "__qualname__", "?") for o in objects if type(o).__name__ == "function"
+    )
     with open(path, "a") as out:
         out.write(f"--- {datetime.now().isoformat()}: {sum(counts.values())} objects in gc\n")
         out.writelines(f"{count:9d} {name}\n" for name, count in counts.most_common(40))
+        out.write("functions:\n")
+        out.writelines(f"{count:9d} {name}\n" for name, count in functions.most_common(8))
     sys._debugmallocstats()
 
 
