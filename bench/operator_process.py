@@ -12,6 +12,7 @@ measures a steady state over real data. Not a product command.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import datetime
 
@@ -19,6 +20,26 @@ from canarygate.evaluating import Connection
 from canarygate.operator import RunSettings, run
 from canarygate.operator.runtime import RuntimeSettings
 from lab.histories import FIXTURE_NOW
+
+
+def dump_memory(path: str) -> None:
+    """What the heap holds, for a benchmark that asks (SIGUSR1): live objects by type (top 40)
+    in `path`, and the allocator's arenas on stderr (the operator's log), to tell live data
+    from fragmentation."""
+    import collections
+    import gc
+
+    objects = gc.get_objects()
+    counts = collections.Counter(type(o).__name__ for o in objects)
+    functions = collections.Counter(
+        getattr(o, "__qualname__", "?") for o in objects if type(o).__name__ == "function"
+    )
+    with open(path, "a") as out:
+        out.write(f"--- {datetime.now().isoformat()}: {sum(counts.values())} objects in gc\n")
+        out.writelines(f"{count:9d} {name}\n" for name, count in counts.most_common(40))
+        out.write("functions:\n")
+        out.writelines(f"{count:9d} {name}\n" for name, count in functions.most_common(8))
+    sys._debugmallocstats()
 
 
 def main() -> int:
@@ -30,8 +51,12 @@ def main() -> int:
     parser.add_argument("--metrics-address", required=True)
     parser.add_argument("--at", default=FIXTURE_NOW.isoformat())
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--no-window-cache", action="store_true")
+    parser.add_argument("--memory-dump", metavar="PATH", help="on SIGUSR1, append heap figures")
     args = parser.parse_args()
     at = datetime.fromisoformat(args.at)
+    if args.memory_dump:
+        signal.signal(signal.SIGUSR1, lambda *_: dump_memory(args.memory_dump))
     return run(
         RunSettings(
             kubeconfig=args.kubeconfig,
@@ -42,6 +67,7 @@ def main() -> int:
             runtime=RuntimeSettings(
                 connection=Connection(fallback_address=args.prometheus),
                 clock=lambda: at,
+                window_cache=not args.no_window_cache,
             ),
         )
     )

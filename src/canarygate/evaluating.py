@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
@@ -29,11 +29,17 @@ from canarygate.core.durations import Duration, parse_duration
 from canarygate.core.errors import CanarygateError
 from canarygate.core.observations import Observations
 from canarygate.core.queries import PlannedQuery, plan_queries
+from canarygate.core.slow_windows import SlowWindow, plan_slow_windows
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.metrics.batching import QueryBatch
 from canarygate.metrics.prometheus import PrometheusClient, PrometheusConfig
+from canarygate.metrics.window_cache import WindowCache
 from canarygate.webhooks import CheckCall, WebhookCaller
+
+# Decisions made between two returns to the event loop: thousands of gates decided in one go
+# would hold it for seconds, and every other tick with it.
+DECIDE_BETWEEN_YIELDS = 100
 
 
 class MissingAddress(CanarygateError):
@@ -102,6 +108,14 @@ class ClientPool:
 
     def __init__(self) -> None:
         self._clients: dict[PrometheusConfig, PrometheusClient] = {}
+        self._caches: dict[PrometheusConfig, WindowCache] = {}
+
+    def cache_for(self, config: PrometheusConfig) -> WindowCache:
+        """The readings of slow windows kept for that Prometheus (`metrics.window_cache`)."""
+        cache = self._caches.get(config)
+        if cache is None:
+            cache = self._caches[config] = WindowCache()
+        return cache
 
     def client_for(self, config: PrometheusConfig) -> PrometheusClient:
         client = self._clients.get(config)
@@ -115,6 +129,7 @@ class ClientPool:
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
+        self._caches = {}
         await asyncio.gather(*(client.aclose() for client in clients))
 
     async def __aenter__(self) -> ClientPool:
@@ -131,14 +146,18 @@ class ClientPool:
 
 @dataclass(frozen=True)
 class TickReport:
-    """What one tick cost: queries the gates asked for and distinct queries actually sent.
-    `observations` (in the order of `decisions`) are what each gate was decided from, for a
-    second look with its webhook checks' answers (`decide_checked`)."""
+    """What one tick cost: queries the gates asked for, distinct queries actually sent, and
+    slow-window queries answered from earlier readings (`cached`) or read again because those
+    could not stand in (`reread`, in windows). `observations` (in the order of `decisions`)
+    are what each gate was decided from, for a second look with its webhook checks' answers
+    (`decide_checked`)."""
 
     decisions: tuple[Decision, ...]
     requested: int
     distinct: int
     http_requests: int
+    cached: int = 0
+    reread: int = 0
     observations: tuple[Observations, ...] = field(default=(), repr=False)
 
 
@@ -243,13 +262,7 @@ async def evaluate_gates(
             )
         )
     )  # fmt: skip
-    return TickReport(
-        tuple(decisions),
-        report.requested,
-        report.distinct,
-        report.http_requests,
-        report.observations,
-    )
+    return replace(report, decisions=tuple(decisions))
 
 
 async def evaluate_specs(
@@ -259,25 +272,41 @@ async def evaluate_specs(
     *,
     planned: Sequence[tuple[PlannedQuery, ...]] | None = None,
     controls: Sequence[Controls] | None = None,
+    cache: WindowCache | None = None,
+    slow: Sequence[tuple[SlowWindow, ...]] | None = None,
 ) -> TickReport:
     """The same, for gates already converted to core types (the operator keeps those), and
     with their queries already planned when the caller keeps those too (`planned`, in the
     order of `gates`): a gate's queries change only with its spec. `controls` are each
-    gate's (in the same order; none by default)."""
-    batch = QueryBatch(client, at)
+    gate's (in the same order; none by default). With a `cache` (the operator's, one per
+    Prometheus, kept across ticks), slow windows are answered from earlier readings where
+    that cannot change a decision (`core.slow_windows`); `slow` are the gates' slow windows
+    when the caller keeps those too."""
+    batch = QueryBatch(client, at, cache=cache)
     requests_before = client.stats.requests
     plans = planned if planned is not None else [plan_queries(spec) for spec, _ in gates]
-    observed = await asyncio.gather(*(batch.observe(plan) for plan in plans))
-    given: Sequence[Controls] = controls if controls is not None else [NO_CONTROLS] * len(gates)
-    decisions = tuple(
-        decide(spec, state, observations, at, wall_clocks(spec, at), controls=control)
-        for (spec, state), observations, control in zip(gates, observed, given, strict=True)
+    if cache is None:
+        slows: Sequence[tuple[SlowWindow, ...]] = [()] * len(plans)
+    else:
+        slows = slow if slow is not None else [plan_slow_windows(spec) for spec, _ in gates]
+    observed = await asyncio.gather(
+        *(batch.observe(plan, windows) for plan, windows in zip(plans, slows, strict=True))
     )
+    given: Sequence[Controls] = controls if controls is not None else [NO_CONTROLS] * len(gates)
+    decisions: list[Decision] = []
+    for (spec, state), observations, control in zip(gates, observed, given, strict=True):
+        decisions.append(
+            decide(spec, state, observations, at, wall_clocks(spec, at), controls=control)
+        )
+        if len(decisions) % DECIDE_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)  # let the scheduler start the next tick on time
     return TickReport(
-        decisions=decisions,
+        decisions=tuple(decisions),
         requested=batch.requested,
         distinct=batch.distinct,
         http_requests=client.stats.requests - requests_before,
+        cached=batch.cached,
+        reread=batch.reread,
         observations=tuple(observed),
     )
 

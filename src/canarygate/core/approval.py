@@ -57,6 +57,11 @@ def approval_needed(
     return key if required and key not in given else None
 
 
+_NONE_GIVEN: frozenset[str] = frozenset()
+
+
 def approvals_given(annotation: str | None) -> frozenset[str]:
     """The approval keys an annotation value gives."""
-    return frozenset(part for part in (annotation or "").replace(",", " ").split() if part)
+    if not annotation:
+        return _NONE_GIVEN
+    return frozenset(part for part in annotation.replace(",", " ").split() if part)

@@ -28,7 +28,7 @@ from canarygate.core.durations import Duration
 from canarygate.core.health import JourneyAssessment
 from canarygate.core.observations import Missing, MissingKind, Observations, QueryKey, Role
 from canarygate.core.selectors import window_selectors
-from canarygate.core.specs import GateSpec, JourneySpec
+from canarygate.core.specs import GateSpec, HealthPolicy, JourneySpec
 from canarygate.core.vocabulary import Health
 
 # How far back the newest sample is looked for, and the resolution that finds it: any step of
@@ -66,14 +66,23 @@ def freshness_key(journey: JourneySpec) -> QueryKey:
 
 def freshness_selectors(journey: JourneySpec, spec: GateSpec) -> tuple[str, ...]:
     """The selectors of the journey's `sli.total`, rendered with its shortest window."""
-    windows = spec.health.windows() or (journey.window,)
-    return window_selectors(journey.sli.total, windows[0].text, spec.canary.interval.text)
+    return _selectors(journey, spec.health, spec.canary.interval.text)
+
+
+def _selectors(journey: JourneySpec, health: HealthPolicy, interval: str) -> tuple[str, ...]:
+    windows = health.windows() or (journey.window,)
+    return window_selectors(journey.sli.total, windows[0].text, interval)
 
 
 def freshness_query(journey: JourneySpec, spec: GateSpec) -> str | None:
     """The PromQL for the age in seconds of the journey's newest sample, or None when no
     selector can be found in its `sli.total`."""
-    selectors = freshness_selectors(journey, spec)
+    return freshness_query_for(journey, spec.health, spec.canary.interval.text)
+
+
+def freshness_query_for(journey: JourneySpec, health: HealthPolicy, interval: str) -> str | None:
+    """`freshness_query` from the only parts of the gate it depends on."""
+    selectors = _selectors(journey, health, interval)
     newest = [
         f"max(timestamp({s}) or max_over_time(timestamp({s})[{LOOKBACK}:{_RESOLUTION}]))"
         for s in selectors

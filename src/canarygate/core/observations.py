@@ -95,6 +95,13 @@ class QueryKey:
     role: Role
     window: Duration | None = None
 
+    def __post_init__(self) -> None:
+        # Keys are looked up tens of times per gate and tick: hash the fields once.
+        object.__setattr__(self, "_hash", hash((self.subject, self.role, self.window)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
 
 Observations = Mapping[QueryKey, Observation]
 

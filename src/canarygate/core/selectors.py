@@ -134,3 +134,58 @@ def _matching_brace(tokens: list[_Token], opening: int) -> int | None:
             if depth == 0:
                 return position
     return None
+
+
+# The range functions whose answer over a window is the sum of their answers over the
+# pieces of that window (an event count, or a per-second average of one), by what they give.
+_ADDITIVE = {"rate": "per-second", "increase": "events"}
+
+
+def additive_unit(template: str) -> str | None:
+    """`"per-second"` or `"events"` when `template` is a sum of `rate(...)` (or of
+    `increase(...)`) of selectors over `{{window}}`, and nothing else: `sum(rate(m{l="v"}[
+    {{window}}]))`, `rate(m[{{window}}]) + rate(n[{{window}}])`. Such a query answers, over a
+    window, the events of that window (or their average per second), so its answer over a
+    window can be bounded by its answers over the window's pieces (`core.slow_windows`).
+    Anything else (another function, `by`, `offset`, a subquery, arithmetic other than `+`,
+    a constant) gives None: no bound is claimed for it."""
+    tokens = _tokens(template)
+    units: set[str] = set()
+    index = 0
+    while index < len(tokens):
+        kind, text, _, _ = tokens[index]
+        if kind == "name" and text in _ADDITIVE:
+            after = _additive_call_end(tokens, index)
+            if after is None:
+                return None
+            units.add(_ADDITIVE[text])
+            index = after
+            continue
+        if not ((kind == "name" and text == "sum") or (kind == "other" and text in "()+")):
+            return None
+        index += 1
+    return units.pop() if len(units) == 1 else None
+
+
+def _additive_call_end(tokens: list[_Token], index: int) -> int | None:
+    """`rate ( <selector> [ {{window}} ] )` from `tokens[index]`: the index after it."""
+    position = index + 1
+    if position >= len(tokens) or tokens[position][1] != "(":
+        return None
+    position += 1
+    if position < len(tokens) and tokens[position][0] == "name":
+        if tokens[position][1] in _KEYWORDS:
+            return None
+        position += 1
+    if position < len(tokens) and tokens[position][1] == "{":
+        closing = _matching_brace(tokens, position)
+        if closing is None:
+            return None
+        position = closing + 1
+    if position == index + 2:
+        return None  # no selector
+    following = tokens[position : position + 4]
+    shape = [_variable(t[1]) if t[0] == "placeholder" else t[1] for t in following]
+    if shape != ["[", "window", "]", ")"]:
+        return None
+    return position + 4

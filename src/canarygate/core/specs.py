@@ -6,6 +6,7 @@ These mirror the CanaryGate CRD in plain dataclasses so the core stays free of p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -150,19 +151,28 @@ class HealthPolicy:
 
     def windows(self) -> tuple[Duration, ...]:
         """Every window a burn rule reads, shortest first."""
-        found = {
-            window
-            for tier in (self.red, self.yellow)
-            for rule in tier.burn_rates
-            for window in (rule.short, rule.long)
-        }
-        found.update(c.window for rule in self.rules for c in rule.burn_rates)
-        return tuple(sorted(found))
+        return _policy_windows(self.red, self.yellow, self.rules)
 
     def for_journey(self, journey: str) -> HealthPolicy:
         """The policy as it judges one journey: only the combined rules that apply to it."""
         rules = tuple(rule for rule in self.rules if rule.applies_to(journey))
         return self if rules == self.rules else replace(self, rules=rules)
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy_windows(
+    red: HealthTier, yellow: HealthTier, rules: tuple[CombinedRule, ...]
+) -> tuple[Duration, ...]:
+    """The windows of a policy's rules, computed once per distinct policy (every evaluation of
+    every journey asks for them)."""
+    found = {
+        window
+        for tier in (red, yellow)
+        for rule in tier.burn_rates
+        for window in (rule.short, rule.long)
+    }
+    found.update(c.window for rule in rules for c in rule.burn_rates)
+    return tuple(sorted(found))
 
 
 def _d(minutes: int) -> Duration:

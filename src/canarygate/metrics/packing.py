@@ -23,6 +23,7 @@ Packing must never change what a part measures, so:
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ _TOKENS = re.compile(
 _OPENING = {")": "(", "]": "[", "}": "{"}
 
 
+@functools.lru_cache(maxsize=16384)  # the same queries are checked every tick
 def is_self_contained(query: str) -> bool:
     """True if `query` is one whole expression by PromQL's lexical rules: every string ends,
     brackets balance without ever closing one that is not open, and no comma stands at the

@@ -81,8 +81,20 @@ class Observer:
             "How late the last tick started after its earliest gate was due.",
             registry=r,
         )
+        self.lags = Histogram(
+            "canarygate_tick_lag_seconds",
+            "How late each tick started after its earliest gate was due.",
+            buckets=_TICK_BUCKETS,
+            registry=r,
+        )
         self.due = Counter(
             "canarygate_gates_due", "Gates taken by a tick, summed over ticks.", registry=r
+        )
+        self.overruns = Counter(
+            "canarygate_evaluations_overrun",
+            "Gates whose evaluation and transition outlasted their interval, so that their next "
+            "evaluation starts late.",
+            registry=r,
         )
         self.queries_planned = Counter(
             "canarygate_queries_planned", "Queries the gates asked for.", registry=r
@@ -93,9 +105,16 @@ class Observer:
             "or packed group).",
             registry=r,
         )
-        self.http_requests = Counter(
-            "canarygate_prometheus_requests",
-            "HTTP requests sent to Prometheus, retries included.",
+        self.queries_cached = Counter(
+            "canarygate_queries_cached",
+            "Slow-window queries (1d and longer) answered from an earlier reading instead of "
+            "sent, where that could not change the decision.",
+            registry=r,
+        )
+        self.windows_reread = Counter(
+            "canarygate_slow_windows_reread",
+            "Slow windows read again within their reading's lifetime, because its bound could "
+            "not rule out a different decision (near a threshold, or moving fast).",
             registry=r,
         )
         self.leader = Gauge(
@@ -206,13 +225,18 @@ class Observer:
 
     def tick_started(self, lag_seconds: float, gates: int) -> None:
         self.lag.set(lag_seconds)
+        self.lags.observe(lag_seconds)
         self.due.inc(gates)
+
+    def overran(self) -> None:
+        self.overruns.inc()
 
     def evaluated(self, report: TickReport, seconds: float) -> None:
         self.tick_gates.observe(seconds)
         self.queries_planned.inc(report.requested)
         self.queries_distinct.inc(report.distinct)
-        self.http_requests.inc(report.http_requests)
+        self.queries_cached.inc(report.cached)
+        self.windows_reread.inc(report.reread)
 
     def decided(self, record: GateRecord, decision: Decision, *, held: bool = False) -> None:
         """Count and log a decision as the gate took it: a move that waited (for a person's
@@ -303,10 +327,16 @@ class _StatsCollector(Collector):
             "Times the circuit breaker opened, per Prometheus.",
             labels=["prometheus"],
         )
+        sent = CounterMetricFamily(
+            "canarygate_prometheus_requests",
+            "HTTP requests sent to Prometheus, retries included.",
+            value=sum(client.stats.requests for client in self._pool().clients),
+        )
         for client in self._pool().clients:
             address = client.config.address
             for kind, count in sorted(client.stats.failures.items()):
                 failures.add_metric([kind, address], count)
             breakers.add_metric([address], client.stats.breaker_opened)
+        yield sent
         yield failures
         yield breakers

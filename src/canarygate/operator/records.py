@@ -9,10 +9,11 @@ through but canarygate refuses is kept as `problem`, and such a gate is never ac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from canarygate.api.auditing import spec_fields
 from canarygate.api.controls import controls_of
@@ -34,8 +35,15 @@ from canarygate.core.controls import (
 from canarygate.core.durations import parse_duration
 from canarygate.core.errors import SpecError
 from canarygate.core.incidents import judge_clearance
-from canarygate.core.queries import PlannedQuery, plan_queries
-from canarygate.core.specs import GateSpec
+from canarygate.core.queries import SHARED_PLANS, PlannedQuery, plan_queries
+from canarygate.core.slow_windows import SlowWindow, plan_slow_windows
+from canarygate.core.specs import (
+    GateSpec,
+    GuardrailSpec,
+    HealthPolicy,
+    JourneySpec,
+    SuccessMetricSpec,
+)
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Enforcement, Phase
 from canarygate.traffic import backend_for
@@ -150,14 +158,24 @@ class GateRecord:
     # A change (an approval, a control) arrived while the gate was busy: see it again at once.
     poked: bool = False
     _planned: tuple[PlannedQuery, ...] | None = None
+    _slow: tuple[SlowWindow, ...] | None = None
 
     @property
     def planned(self) -> tuple[PlannedQuery, ...]:
         """The gate's queries, planned once per spec (they change only with it)."""
         plan = self._planned
         if plan is None and self.spec is not None:
-            plan = self._planned = plan_queries(self.spec)
+            # Gates with equal plans hold one tuple, so that a tick observes it once.
+            plan = self._planned = cast(tuple[PlannedQuery, ...], _shared(plan_queries(self.spec)))
         return plan or ()
+
+    @property
+    def slow(self) -> tuple[SlowWindow, ...]:
+        """The gate's slow windows that may be answered from earlier readings, once per spec."""
+        found = self._slow
+        if found is None and self.spec is not None:
+            found = self._slow = cast(tuple[SlowWindow, ...], _shared(plan_slow_windows(self.spec)))
+        return found or ()
 
     @property
     def interval_seconds(self) -> float:
@@ -360,6 +378,7 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
     _audit(record, status.get("specAudit"))
     if previous is not None and parsed.spec is previous.spec:
         record._planned = previous._planned  # same spec, same queries
+        record._slow = previous._slow
     return record
 
 
@@ -392,7 +411,7 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
             {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body},
             source="CanaryGate",
         )
-        spec = to_gate_spec(gate)
+        spec = _shared_parts(to_gate_spec(gate))
         audit_fields = spec_fields(gate)
         revision = gate.spec.canary.revision
         traffic = gate.spec.canary.traffic.model_dump(by_alias=True, exclude_none=True)
@@ -420,6 +439,30 @@ def _parse_spec(body: Mapping[str, Any]) -> _FromSpec:
         timeout,
         spec.enforcement if spec is not None else Enforcement.ACT,
         audit_fields,
+    )
+
+
+@functools.lru_cache(maxsize=SHARED_PLANS)
+def _shared(part: Hashable) -> Hashable:
+    """The first part equal to `part` that was seen (an intern table for frozen specs)."""
+    return part
+
+
+def _shared_parts(spec: GateSpec) -> GateSpec:
+    """`spec` holding the same journey, guardrail and policy objects as every other gate with
+    equal ones: 10,000 gates drawing on a few dozen journeys hold each of them once."""
+    canary = spec.canary
+    return replace(
+        spec,
+        journeys=tuple(cast(JourneySpec, _shared(j)) for j in spec.journeys),
+        health=cast(HealthPolicy, _shared(spec.health)),
+        canary=replace(
+            canary,
+            guardrails=tuple(cast(GuardrailSpec, _shared(g)) for g in canary.guardrails),
+            success_metrics=tuple(
+                cast(SuccessMetricSpec, _shared(m)) for m in canary.success_metrics
+            ),
+        ),
     )
 
 

@@ -49,8 +49,15 @@ class RuntimeSettings:
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     # Gates processed at once; Kubernetes writes are bounded again inside the API client.
     concurrency: int = 64
+    # Gates taken into work (evaluated, then transitioned) at once at most: what bounds the
+    # memory of a tick when thousands of gates come due together (a start, a restart). Once
+    # reached, more are taken when half of those are done.
+    max_in_flight: int = 2000
     # The scheduler wakes at least this often, so liveness can tell it is not stuck.
     idle_wakeup_seconds: float = 5.0
+    # Answer slow windows (1d and longer) from earlier readings where that cannot change a
+    # decision (core.slow_windows); off, every window is read every tick.
+    window_cache: bool = True
     # Gates due within this much of each other are evaluated in the same batch.
     batch_window_seconds: float = 0.25
     # The instant evaluations are made at and status times are written with. Benchmarks
@@ -81,6 +88,8 @@ class Runtime:
             safety=self.observer,
         )
         self._busy: set[GateKey] = set()
+        self._room = asyncio.Event()  # set when few enough gates are in work to take more
+        self._configs: dict[tuple[str | None, float | None], PrometheusConfig] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(settings.concurrency)
         self._stopping = asyncio.Event()
@@ -97,8 +106,10 @@ class Runtime:
         """Take a CanaryGate body (from the informer or from our own write) into its record."""
         key = key_of(body)
         old = self.records.get(key)
-        if old is not None and _older(body, old.resource_version):
-            return  # a late watch event after our own newer write
+        if old is not None and _not_newer(body, old.resource_version):
+            # A late watch event after our own newer write, or the event of our own write
+            # (already taken in from the write's answer): nothing new, no record to rebuild.
+            return
         record = record_from(body, old)
         if old is not None:
             record.failures = old.failures
@@ -136,9 +147,17 @@ class Runtime:
     # -- the scheduler's side ---------------------------------------------------------------
 
     async def run(self) -> None:
-        """Tick until stopped: wake for the earliest due gate, take every gate due by then."""
+        """Tick until stopped: wake for the earliest due gate, take every gate due by then (up
+        to `max_in_flight` gates in work at once: the rest wait, and their lag says so)."""
         while not self._stopping.is_set():
             self.last_loop = time.monotonic()
+            if len(self._busy) >= self.settings.max_in_flight:
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._room.wait(), timeout=self.settings.idle_wakeup_seconds
+                    )
+                continue
             await self.queue.wait_for_due(
                 time.monotonic(), longest=self.settings.idle_wakeup_seconds
             )
@@ -152,7 +171,8 @@ class Runtime:
                     )
                 continue
             now = time.monotonic()
-            due = self.queue.pop_due(now + self.settings.batch_window_seconds)
+            room = self.settings.max_in_flight - len(self._busy)
+            due = self.queue.pop_due(now + self.settings.batch_window_seconds, limit=room)
             if due:
                 self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
                 self._tick(due)
@@ -180,6 +200,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._room.set()
         self.queue.schedule(GateKey("", ""), 0.0)  # wake the loop
         self.queue.discard(GateKey("", ""))
         await self._drain()
@@ -215,6 +236,16 @@ class Runtime:
 
     def _config(self, record: GateRecord) -> PrometheusConfig | None:
         timeout = record.prometheus_timeout_seconds
+        known = self._configs.get((record.prometheus_address, timeout))
+        if known is not None:
+            return known
+        config = self._new_config(record)
+        if config is not None:  # kept: every gate asks for its config every tick
+            self._configs[(record.prometheus_address, timeout)] = config
+        return config
+
+    def _new_config(self, record: GateRecord) -> PrometheusConfig | None:
+        timeout = record.prometheus_timeout_seconds
         try:
             return config_for(
                 record.prometheus_address,
@@ -245,6 +276,7 @@ class Runtime:
         at = self.settings.clock()
         started = time.monotonic()
         client = self.pool.client_for(config)
+        cache = self.pool.cache_for(config) if self.settings.window_cache else None
         try:
             report = await evaluate_specs(
                 [(r.spec, r.state) for r in group if r.spec is not None],
@@ -252,6 +284,8 @@ class Runtime:
                 at,
                 planned=[r.planned for r in group if r.spec is not None],
                 controls=[r.decide_controls for r in group if r.spec is not None],
+                cache=cache,
+                slow=[r.slow for r in group if r.spec is not None] if cache is not None else None,
             )
         except Exception:  # the evaluation path never raises for telemetry; this is a bug
             log.exception("evaluating %d gates against %s failed", len(group), config.address)
@@ -311,6 +345,8 @@ class Runtime:
 
     def _finished(self, key: GateKey, outcome: Next) -> None:
         self._busy.discard(key)
+        if len(self._busy) <= self.settings.max_in_flight // 2:
+            self._room.set()
         record = self.records.get(key)
         if record is None:
             return
@@ -329,8 +365,12 @@ class Runtime:
         now = time.monotonic()
         due = now + delay
         if outcome.after is None and not outcome.failed:
-            # One interval after it was last due, on the shared grid, never in the past.
+            # One interval after it was last due, on the shared grid, never in the past: a
+            # gate whose transition outlasted its interval comes round at once (counted), not
+            # once per interval missed.
             base = record.last_due if record.last_due is not None else now
+            if base + delay < now:
+                self.observer.overran()
             due = _on_grid(max(base + delay, now), record.interval_seconds)
         if record.poked:  # something arrived while it was busy (an approval, a control)
             record.poked = False
@@ -359,8 +399,8 @@ def _on_grid(due: float, interval: float) -> float:
     return math.ceil(due / slot) * slot
 
 
-def _older(body: Mapping[str, Any], known: str) -> bool:
+def _not_newer(body: Mapping[str, Any], known: str) -> bool:
     incoming = str((body.get("metadata") or {}).get("resourceVersion", ""))
     if incoming.isdigit() and known.isdigit():
-        return int(incoming) < int(known)
+        return int(incoming) <= int(known)
     return False

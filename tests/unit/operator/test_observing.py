@@ -88,12 +88,15 @@ async def test_the_issue_s_families_carry_what_the_operator_saw() -> None:
     observer.decided(record, decision)
     observer.decided(record, decision)
     observer.tick_started(0.4, 3)
-    observer.evaluated(TickReport((decision,), requested=12, distinct=2, http_requests=3), 0.2)
+    report = TickReport((decision,), requested=12, distinct=2, http_requests=3, cached=6, reread=1)
+    observer.evaluated(report, 0.2)
     observer.tick_finished(0.7)
+    observer.overran()
     stats.requests.update({"patch": 4, "update": 1, "get": 9})
     stats.conflicts = 1
     stats.errors["Conflict"] = 1
     client = pool.client_for(config_for("http://prometheus:9090", None, Connection()))
+    client.stats.requests = 3  # read from the clients: ticks may overlap
     client.stats.failures["refused"] = 2
     client.stats.breaker_opened = 1
 
@@ -107,10 +110,15 @@ async def test_the_issue_s_families_carry_what_the_operator_saw() -> None:
     assert value(observer, "canarygate_tick_duration_seconds_sum") == 0.7
     assert value(observer, "canarygate_tick_evaluation_seconds_count") == 1
     assert value(observer, "canarygate_schedule_lag_seconds") == 0.4
+    assert value(observer, "canarygate_tick_lag_seconds_count") == 1
+    assert value(observer, "canarygate_tick_lag_seconds_sum") == 0.4
     assert value(observer, "canarygate_gates_due_total") == 3
+    assert value(observer, "canarygate_evaluations_overrun_total") == 1
     assert value(observer, "canarygate_queries_planned_total") == 12
     assert value(observer, "canarygate_queries_distinct_total") == 2
     assert value(observer, "canarygate_prometheus_requests_total") == 3
+    assert value(observer, "canarygate_queries_cached_total") == 6
+    assert value(observer, "canarygate_slow_windows_reread_total") == 1
     assert value(observer, "canarygate_prometheus_query_failures_total", kind="refused") == 2
     assert value(observer, "canarygate_prometheus_breaker_opened_total") == 1
     assert value(observer, "canarygate_kube_requests_total", verb="patch") == 4

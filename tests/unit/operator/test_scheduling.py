@@ -9,8 +9,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from canarygate.operator.records import GateKey, GateRecord
+from canarygate.operator.rollouts import Next
+from canarygate.operator.runtime import Runtime, RuntimeSettings
 from canarygate.operator.scheduling import DueQueue
 from canarygate.operator.serving import make_app, parse_address
+
+from .harness import gate_body
 
 
 def test_keys_come_out_due_earliest_first_and_rescheduling_replaces() -> None:
@@ -76,3 +81,89 @@ async def test_readiness_waits_for_the_first_list_and_liveness_for_the_loop() ->
         state["last_loop"] = time.monotonic() - 120
         assert (await client.get("/healthz")).status == 503
         assert (await client.get("/metrics")).status == 200
+
+
+async def test_a_gate_that_outlasted_its_interval_comes_round_once_and_is_counted() -> None:
+    """Due one interval after it was last due, but never in the past: a gate whose transition
+    took three intervals is evaluated at once, not three times in a row to catch up."""
+    runtime = Runtime(rollouts_store=None)
+    body = gate_body()
+    body["metadata"].update(uid="u1", generation=1, resourceVersion="1")
+    runtime.remember(body)
+    (key,) = runtime.records
+    record = runtime.records[key]
+    now = time.monotonic()
+    record.last_due = now - 3 * record.interval_seconds
+    runtime.queue.discard(key)
+    runtime._finished(key, Next())
+    due = runtime.queue.due_at(key)
+    assert due is not None
+    assert now <= due <= time.monotonic() + 5  # on the next slot of the grid
+    assert runtime.observer.overruns._value.get() == 1
+
+    record.last_due = time.monotonic()  # on time: one interval later, not counted
+    runtime.queue.discard(key)
+    runtime._finished(key, Next())
+    later = runtime.queue.due_at(key)
+    assert later is not None
+    assert later >= record.last_due + record.interval_seconds
+    assert runtime.observer.overruns._value.get() == 1
+    await runtime.pool.aclose()
+
+
+async def test_the_echo_of_a_known_version_rebuilds_nothing() -> None:
+    """The watch event of the operator's own write carries the version it already took in
+    from the write's answer: the record stays as it is; a newer version replaces it."""
+    runtime = Runtime(rollouts_store=None)
+    body = gate_body()
+    body["metadata"].update(uid="u1", generation=1, resourceVersion="7")
+    runtime.remember(body)
+    (key,) = runtime.records
+    first = runtime.records[key]
+    runtime.remember(body)
+    assert runtime.records[key] is first
+    body["metadata"]["resourceVersion"] = "6"  # late: older than what is known
+    runtime.remember(body)
+    assert runtime.records[key] is first
+    body["metadata"]["resourceVersion"] = "8"
+    body["status"] = {"phase": "Progressing", "weight": 10}
+    runtime.remember(body)
+    assert runtime.records[key] is not first
+    assert runtime.records[key].state.weight == 10
+    await runtime.pool.aclose()
+
+
+async def test_no_more_gates_in_work_than_allowed_and_the_rest_wait_their_turn() -> None:
+    """Thousands of gates due at once (a start, a restart) are taken in bounded waves: the
+    memory of a tick does not grow with the number of gates."""
+    runtime = Runtime(rollouts_store=None, settings=RuntimeSettings(max_in_flight=4))
+    for index in range(10):
+        body = gate_body()
+        body["metadata"].update(
+            name=f"gate-{index}", uid=f"u{index}", generation=1, resourceVersion="1"
+        )
+        runtime.remember(body)
+    release = asyncio.Event()
+    in_work: list[int] = []
+    done: list[GateKey] = []
+
+    async def process(record: GateRecord, decision: object) -> Next:
+        in_work.append(len(runtime._busy))
+        await release.wait()
+        done.append(record.key)
+        return Next(after=3600)
+
+    runtime.rollouts.process = process  # type: ignore[method-assign]
+    loop = asyncio.create_task(runtime.run())
+    await asyncio.sleep(0.5)
+    assert len(runtime._busy) == 4
+    assert len(runtime.queue) == 6  # still due, waiting for room
+    release.set()
+    for _ in range(100):
+        if len(done) == 10:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(str(k) for k in done) == sorted(str(k) for k in runtime.records)
+    assert max(in_work) <= 4
+    await runtime.stop()
+    loop.cancel()
