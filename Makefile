@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency bench-peers demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,9 @@ bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 
 bench-latency: venv prerequisites ## fault on -> rollback latency of the live operator, per interval (ARGS=--json, --runs N)
 	$(BIN)/python -m bench.rollback_latency $(ARGS)
+
+bench-peers: venv prerequisites ## canarygate and Flagger side by side, N = 100 and 1,000, one run on the local control plane (ARGS=--gates 100 --json out.json)
+	$(BIN)/python -m bench.peer_compare $(ARGS)
 
 cluster-build: ## build (or reuse) the control-plane binaries, kwok and helm, cached under ~/.cache/canarygate
 	e2e/cluster/build
