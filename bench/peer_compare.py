@@ -54,6 +54,7 @@ import math
 import os
 import random
 import re
+import signal
 import statistics
 import tempfile
 import threading
@@ -83,7 +84,7 @@ from lab.fixture_prometheus import start_fixture_prometheus
 from lab.gates import error_rate_guardrail, sli
 from lab.histories import NOW_S
 from lab.prometheus import RunningPrometheus, free_port
-from lab.stage import Operator, _spawn
+from lab.stage import Operator, Process, _spawn
 
 CanaryGate = create_namespaced_resource("canarygate.io", "v1alpha1", "CanaryGate", "canarygates")
 Canary = create_namespaced_resource("flagger.app", "v1beta1", "Canary", "canaries")
@@ -102,6 +103,8 @@ EXCLUDED = ("idle", "oldblip", "latency-slow")
 COMPARE_POOL = [journey for journey in POOL if journey not in EXCLUDED]
 PODS_PER_NODE = 250
 WAIT_LIMIT = 2400.0  # seconds to wait for all N to be initialized / analysed once
+LABEL = "canarygate.io/peer-bench"  # on whatever this run makes outside its namespaces
+CRD_NAME = "canarygates.canarygate.io"
 RELEASE_LIMIT = 900.0  # seconds to wait for gates to be released, a namespace to be deleted
 
 
@@ -196,7 +199,7 @@ def _flow_schema(name: str, precedence: int, account: tuple[str, str], rules: An
     return {
         "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
         "kind": "FlowSchema",
-        "metadata": {"name": name, "labels": {"canarygate.io/peer-bench": "true"}},
+        "metadata": {"name": name, "labels": {LABEL: "true"}},
         "spec": {
             "priorityLevelConfiguration": {"name": "exempt"},
             "matchingPrecedence": precedence,
@@ -218,7 +221,7 @@ def _flow_schema(name: str, precedence: int, account: tuple[str, str], rules: An
 def make_identity(admin: Path, namespace: str, name: str, logs: Path) -> Identity:
     """A ServiceAccount `name` in `namespace` bound to cluster-admin, a kubeconfig with its
     token, and three FlowSchemas (labelled for cleanup) sorting its requests."""
-    label = {"canarygate.io/peer-bench": "true"}
+    label = {LABEL: "true"}
     prefix = f"{namespace}-{name}"
     any_resource = {"apiGroups": ["*"], "resources": ["*"], "clusterScope": True,
                     "namespaces": ["*"]}  # fmt: skip
@@ -359,15 +362,24 @@ class Window:
     dispatched: dict[str, float]
     prometheus: float
     load: tuple[float, float, float]
+    own: dict[str, float]  # the controller's own counters at that moment
+
+    def __sub__(self, other: Window) -> dict[str, float]:
+        """How much each own counter grew since `other`."""
+        return {name: value - other.own.get(name, 0.0) for name, value in self.own.items()}
 
 
-def snapshot(pid: int, admin: Path, prometheus: RunningPrometheus) -> Window:
+Counters = Callable[[], dict[str, float]]
+
+
+def snapshot(pid: int, admin: Path, prometheus: RunningPrometheus, own: Counters) -> Window:
     return Window(
         time.monotonic(),
         process_figures(pid)["cpu_seconds"],
         dispatched(admin),
         prometheus_queries(prometheus),
         os.getloadavg(),
+        own(),
     )
 
 
@@ -421,23 +433,33 @@ async def steady(
     admin: Path,
     prometheus: RunningPrometheus,
     args: argparse.Namespace,
+    own: Counters,
     sample: Callable[[], float] | None = None,
 ) -> tuple[Window, Window, float]:
     """Settle, then the steady window; the largest of `sample()` every 5 s within it."""
     await asyncio.sleep(args.settle)
-    before = await asyncio.to_thread(snapshot, pid, admin, prometheus)
+    before = await asyncio.to_thread(snapshot, pid, admin, prometheus, own)
     largest = 0.0
     while time.monotonic() - before.started < args.steady:
         await asyncio.sleep(5)
         if sample is not None:
             largest = max(largest, await asyncio.to_thread(sample))
-    after = await asyncio.to_thread(snapshot, pid, admin, prometheus)
+    after = await asyncio.to_thread(snapshot, pid, admin, prometheus, own)
     return before, after, largest
 
 
 async def run_canarygate(
     count: int, ctx: Context, client: AsyncClient, namespace: str
 ) -> dict[str, Any]:
+    # The CRD is cluster-scoped and shared: put this checkout's back (another session may have
+    # applied its own), and give up on the phase if it is replaced while measuring.
+    generation = await quiet_crd(ctx.admin)
+
+    async def crd_unchanged() -> None:
+        now = await asyncio.to_thread(crd_generation, ctx.admin)
+        if now != generation:
+            raise Disturbed(f"the CanaryGate CRD changed (generation {generation} -> {now})")
+
     identity = await asyncio.to_thread(make_identity, ctx.admin, namespace, "canarygate", ctx.logs)
     names = [f"gate-{i:05d}" for i in range(count)]
     chosen = draws(count)
@@ -459,33 +481,36 @@ async def run_canarygate(
         spawned.name, spawned.process, spawned.log_path,
         f"http://127.0.0.1:{health}", f"http://127.0.0.1:{metrics_port}",
     )  # fmt: skip
+    ctx.leftovers.processes.append(operator)
     figures: dict[str, Any] = {"controller": "canarygate", "n": count}
     try:
         started = time.monotonic()
         await asyncio.to_thread(operator.wait_ready, 900)
         figures["ready_s"] = round(time.monotonic() - started, 1)
+
+        async def evaluated_once() -> int:
+            await crd_unchanged()
+            return await evaluated(client, namespace)
+
         figures["all_evaluated_once_s"], figures["evaluated_once"] = await wait_count(
-            "canarygate: gates evaluated once",
-            lambda: evaluated(client, namespace),
-            count,
-            started,
-            WAIT_LIMIT,
+            "canarygate: gates evaluated once", evaluated_once, count, started, WAIT_LIMIT
         )
         say(f"canarygate: settling {ctx.args.settle:.0f} s, then measuring {ctx.args.steady:.0f} s")
-        own_before = operator_metrics(operator)
         before, after, max_lag = await steady(
             operator.process.pid,
             ctx.admin,
             ctx.prometheus,
             ctx.args,
+            lambda: operator_metrics(operator),
             lambda: operator_metrics(operator).get("canarygate_schedule_lag_seconds", 0.0),
         )
-        own_after = operator_metrics(operator)
+        await crd_unchanged()
         figures.update(window_figures(identity, before, after, operator.process.pid, ctx.interval))
         elapsed = after.started - before.started
+        grown = after - before
 
         def delta(name: str) -> float:
-            return own_after.get(name, 0.0) - own_before.get(name, 0.0)
+            return grown.get(name, 0.0)
 
         own_writes = sum(
             delta(f'canarygate_kube_requests_total{{verb="{verb}"}}')
@@ -532,11 +557,12 @@ async def strip_finalizers(client: AsyncClient, namespace: str) -> None:
             )  # fmt: skip
 
 
-async def delete_namespace(client: AsyncClient, namespace: str) -> None:
+async def delete_namespace(client: AsyncClient, namespace: str, leftovers: Leftovers) -> None:
     """Delete and wait until it is gone, so the next phase is not measured while the control
     plane is still deleting this one's objects."""
     await client.delete(Namespace, namespace)
     deadline = time.monotonic() + RELEASE_LIMIT
+    leftovers.namespaces.remove(namespace)
     while time.monotonic() < deadline:
         try:
             await client.get(Namespace, namespace)
@@ -628,7 +654,7 @@ async def run_flagger(
     owner = f"{ctx.run}-{count}"
     nodes_needed = math.ceil(2 * count * 1.1 / PODS_PER_NODE)
     nodes = await asyncio.to_thread(peers.add_kwok_nodes, ctx.admin, owner, nodes_needed)
-    ctx.nodes.extend(nodes)
+    ctx.leftovers.nodes.extend(nodes)
     say(f"flagger: {len(nodes)} kwok nodes of this run's own: {', '.join(nodes)}")
     hook = HoldHook()
     hook_url = hook.start()
@@ -652,6 +678,7 @@ async def run_flagger(
                 namespace=namespace, name=f"flagger-{count}", extra=ctx.args.flagger_flag,
             )
         )  # fmt: skip
+        ctx.leftovers.processes.append(flagger)
         figures["ready_s"] = round(time.monotonic() - started, 1)
         figures["all_initialized_s"], figures["initialized"] = await wait_count(
             "flagger: Canaries Initialized",
@@ -685,9 +712,10 @@ async def run_flagger(
             WAIT_LIMIT,
         )
         say(f"flagger: settling {ctx.args.settle:.0f} s, then measuring {ctx.args.steady:.0f} s")
-        calls_before = hook.total()
-        before, after, _ = await steady(flagger.process.pid, ctx.admin, ctx.prometheus, ctx.args)
-        calls_after = hook.total()
+        before, after, _ = await steady(
+            flagger.process.pid, ctx.admin, ctx.prometheus, ctx.args,
+            lambda: {"analyses": float(hook.total())},
+        )  # fmt: skip
         figures.update(window_figures(identity, before, after, flagger.process.pid, ctx.interval))
         elapsed = after.started - before.started
         gaps = hook.gaps(before.started, after.started)
@@ -697,7 +725,7 @@ async def run_flagger(
             max_lag_s=round(max(0.0, max(gaps) - ctx.interval), 2) if gaps else None,
             max_gap_s=round(max(gaps), 2) if gaps else None,
             median_gap_s=round(statistics.median(gaps), 2) if gaps else None,
-            evaluations_per_minute=round((calls_after - calls_before) * 60 / elapsed),
+            evaluations_per_minute=round((after - before)["analyses"] * 60 / elapsed),
             phases=await phase_histogram(client, namespace),
             flagger_alive=flagger.alive(),
         )
@@ -720,6 +748,41 @@ async def phase_histogram(client: AsyncClient, namespace: str) -> dict[str, int]
 
 
 @dataclass
+class Leftovers:
+    """Everything a run starts or creates outside Python, so that `clean()` (called however
+    the run ends: done, failed, interrupted) stops and removes it."""
+
+    admin: Path | None = None
+    processes: list[Process] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    prometheus: RunningPrometheus | None = None
+
+    def clean(self) -> None:
+        for process in self.processes:
+            process.stop(timeout=30)
+        if self.prometheus is not None:
+            self.prometheus.stop()
+        if self.admin is None:
+            return
+        admin = self.admin
+        for namespace in self.namespaces:
+            try:  # gates whose operator is gone keep their finalizer: drop it by hand
+                names = peers.kubectl(admin, "-n", namespace, "get", "canarygates", "-o", "name")
+                for name in names.split():
+                    peers.kubectl(admin, "-n", namespace, "patch", name, "--type=merge",
+                                  "--patch", '{"metadata":{"finalizers":null}}')  # fmt: skip
+                peers.kubectl(admin, "delete", "namespace", namespace, "--wait=false",
+                              "--ignore-not-found")  # fmt: skip
+            except peers.PeerError as error:
+                say(f"cleanup: {error}")
+        for kind in ("flowschemas", "clusterrolebindings"):
+            peers.kubectl(admin, "delete", kind, "-l", f"{LABEL}=true", "--ignore-not-found")
+        peers.remove_kwok_nodes(admin, self.nodes)
+        self.processes, self.namespaces, self.nodes = [], [], []
+
+
+@dataclass
 class Context:
     args: argparse.Namespace
     admin: Path
@@ -727,7 +790,36 @@ class Context:
     logs: Path
     run: str
     interval: float
-    nodes: list[str] = field(default_factory=list)
+    leftovers: Leftovers
+
+
+class Disturbed(RuntimeError):
+    """Something outside this run changed what is measured (the CanaryGate CRD was replaced)."""
+
+
+def crd_generation(admin: Path) -> str:
+    return peers.kubectl(
+        admin, "get", "crd", CRD_NAME, "-o", "jsonpath={.metadata.generation}"
+    ).strip()
+
+
+async def quiet_crd(admin: Path, quiet: float = 120.0, limit: float = 7200.0) -> str:
+    """Apply this checkout's CanaryGate CRD and wait until nobody has replaced it for `quiet`
+    seconds (other sessions on a shared cluster apply theirs); its generation."""
+    deadline = time.monotonic() + limit
+    while True:
+        await asyncio.to_thread(cluster_with_crd)
+        generation = await asyncio.to_thread(crd_generation, admin)
+        since = time.monotonic()
+        while time.monotonic() - since < quiet:
+            await asyncio.sleep(5)
+            if await asyncio.to_thread(crd_generation, admin) != generation:
+                break
+        else:
+            return generation
+        if time.monotonic() > deadline:
+            raise Disturbed(f"the CanaryGate CRD kept changing for {limit:.0f} s")
+        say("the CanaryGate CRD was replaced by another session; applying ours again")
 
 
 def seconds(text: str) -> float:
@@ -737,14 +829,19 @@ def seconds(text: str) -> float:
     return float(match.group(1)) * (60 if match.group(2) == "m" else 1)
 
 
-async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    admin = await asyncio.to_thread(cluster_with_crd)
+# Flagger first: its phase does not depend on the CanaryGate CRD other sessions may replace.
+PHASES = {"flagger": run_flagger, "canarygate": run_canarygate}
+ATTEMPTS = 5  # a canarygate phase disturbed by another CRD is run again, in a new namespace
+
+
+async def run(args: argparse.Namespace, leftovers: Leftovers) -> list[dict[str, Any]]:
+    admin = leftovers.admin = await asyncio.to_thread(cluster_with_crd)
     await asyncio.to_thread(peers.ensure_built, peers.FLAGGER)
     await asyncio.to_thread(peers.install_crds, peers.FLAGGER, admin)
-    prometheus = await asyncio.to_thread(start_fixture_prometheus)
+    prometheus = leftovers.prometheus = await asyncio.to_thread(start_fixture_prometheus)
     run_id = f"pc{uuid.uuid4().hex[:5]}"
     logs = Path(tempfile.mkdtemp(prefix="canarygate-peer-compare-"))
-    ctx = Context(args, admin, prometheus, logs, run_id, seconds(args.interval))
+    ctx = Context(args, admin, prometheus, logs, run_id, seconds(args.interval), leftovers)
     client = AsyncClient(
         KubeConfig.from_file(admin), field_manager="bench", timeout=httpx2.Timeout(120)
     )
@@ -752,31 +849,31 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     results = []
     try:
         for count in args.gates:
-            for controller, phase in (("canarygate", run_canarygate), ("flagger", run_flagger)):
+            for controller, phase in PHASES.items():
                 if args.only and args.only != controller:
                     continue
-                namespace = f"{run_id}-{controller}-{count}"
-                await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
-                try:
-                    figures = await phase(count, ctx, client, namespace)
-                finally:
-                    await delete_namespace(client, namespace)
+                for attempt in range(1, ATTEMPTS + 1):
+                    namespace = f"{run_id}-{controller}-{count}" + (
+                        f"-{attempt}" if attempt > 1 else ""
+                    )
+                    leftovers.namespaces.append(namespace)
+                    await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
+                    try:
+                        figures = await phase(count, ctx, client, namespace)
+                        break
+                    except Disturbed as error:
+                        say(f"{controller} N={count}, attempt {attempt}: disturbed: {error}")
+                        figures = {"controller": controller, "n": count, "disturbed": str(error)}
+                    finally:
+                        await delete_namespace(client, namespace, leftovers)
                 say(json.dumps(figures))
                 results.append(figures)
+                if args.json:  # after every phase: a run cut short keeps what it measured
+                    text = json.dumps(results, indent=2) + "\n"
+                    await asyncio.to_thread(Path(args.json).write_text, text)
     finally:
-        prometheus.stop()
-        await asyncio.to_thread(cleanup, ctx)
         await client.close()
     return results
-
-
-def cleanup(ctx: Context) -> None:
-    """What the run made outside its namespaces: FlowSchemas, bindings, nodes."""
-    for kind in ("flowschemas", "clusterrolebindings"):
-        peers.kubectl(
-            ctx.admin, "delete", kind, "-l", "canarygate.io/peer-bench=true", "--ignore-not-found"
-        )
-    peers.remove_kwok_nodes(ctx.admin, ctx.nodes)
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -791,6 +888,7 @@ def table(results: list[dict[str, Any]]) -> str:
         ("start to all evaluated once (s)", None),
         ("load average (1 min) during the window", None),
     ]
+    results = sorted(results, key=lambda r: (r["n"], r["controller"] != "canarygate"))
     heads = [f"{r['controller']} N={r['n']}" for r in results]
     lines = ["| | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
     for label, key in rows:
@@ -832,9 +930,18 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON there")
     args = parser.parse_args()
     seconds(args.interval)
-    results = asyncio.run(run(args))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    # SIGTERM, and SIGINT even when started in the background (a shell without job control
+    # starts background jobs with SIGINT ignored), end the run through the cleanup below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    leftovers = Leftovers()
+    try:
+        results = asyncio.run(run(args, leftovers))
+    except KeyboardInterrupt:
+        say("interrupted; cleaning up")
+        raise SystemExit(130) from None
+    finally:
+        leftovers.clean()
     print(table(results))
 
 
