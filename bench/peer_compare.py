@@ -56,6 +56,8 @@ import random
 import re
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -76,7 +78,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
-from bench.operator_scale import cluster_with_crd, create_all, process_figures, route
+from bench.operator_scale import CRD, REPO, cluster_with_crd, create_all, process_figures, route
 from bench.operator_steady import APPS, HOLD_EVERYWHERE, POOL, evaluated
 from bench.operator_steady import metrics as operator_metrics
 from lab import peers
@@ -798,28 +800,60 @@ class Disturbed(RuntimeError):
 
 
 def crd_generation(admin: Path) -> str:
+    """The CanaryGate CRD's generation, "" when it is not installed."""
     return peers.kubectl(
-        admin, "get", "crd", CRD_NAME, "-o", "jsonpath={.metadata.generation}"
-    ).strip()
+        admin, "get", "crd", CRD_NAME, "--ignore-not-found", "-o",
+        "jsonpath={.metadata.generation}",
+    ).strip()  # fmt: skip
 
 
-async def quiet_crd(admin: Path, quiet: float = 120.0, limit: float = 7200.0) -> str:
-    """Apply this checkout's CanaryGate CRD and wait until nobody has replaced it for `quiet`
-    seconds (other sessions on a shared cluster apply theirs); its generation."""
+def local_cluster() -> Path:
+    """The local control plane (started, or reused when running): its kubeconfig.
+    The CanaryGate CRD is applied by `quiet_crd`, when no other session is using its own."""
+    up = subprocess.run(
+        [sys.executable, str(REPO / "e2e" / "cluster" / "up")],
+        stdout=subprocess.PIPE, text=True, check=True,
+    )  # fmt: skip
+    return Path(up.stdout.strip().splitlines()[-1])
+
+
+def crd_is_ours(admin: Path) -> bool:
+    """Whether the cluster's CanaryGate CRD is this checkout's (`kubectl diff` finds nothing)."""
+    done = subprocess.run(
+        [peers.kubectl_for(admin), f"--kubeconfig={admin}", "diff", "--server-side",
+         "--force-conflicts", f"--filename={CRD}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode > 1:
+        raise peers.PeerError(f"kubectl diff {CRD}: {done.stderr.strip()}")
+    return done.returncode == 0
+
+
+async def quiet_crd(
+    admin: Path, quiet: float = 120.0, idle: float = 300.0, limit: float = 10800.0
+) -> str:
+    """Wait until the cluster's CanaryGate CRD is this checkout's and nobody has changed it
+    for `quiet` seconds; its generation. Other sessions on a shared cluster apply their own
+    version while their tests run: ours is applied only once the CRD has not changed for
+    `idle` seconds, so as not to pull it from under a running test."""
     deadline = time.monotonic() + limit
-    while True:
-        await asyncio.to_thread(cluster_with_crd)
-        generation = await asyncio.to_thread(crd_generation, admin)
-        since = time.monotonic()
-        while time.monotonic() - since < quiet:
-            await asyncio.sleep(5)
-            if await asyncio.to_thread(crd_generation, admin) != generation:
-                break
-        else:
-            return generation
-        if time.monotonic() > deadline:
-            raise Disturbed(f"the CanaryGate CRD kept changing for {limit:.0f} s")
-        say("the CanaryGate CRD was replaced by another session; applying ours again")
+    generation, since, told = "", time.monotonic(), False
+    while time.monotonic() < deadline:
+        now = await asyncio.to_thread(crd_generation, admin)
+        if now != generation:
+            generation, since = now, time.monotonic()
+        stable = time.monotonic() - since
+        if await asyncio.to_thread(crd_is_ours, admin):
+            if stable >= quiet:
+                return generation
+        elif not generation or stable >= idle:
+            say("applying this checkout's CanaryGate CRD (absent, or left alone for 5 min)")
+            await asyncio.to_thread(cluster_with_crd)
+        elif not told:
+            say("the CanaryGate CRD is another session's: waiting until it is left alone")
+            told = True
+        await asyncio.sleep(10)
+    raise Disturbed(f"the CanaryGate CRD was not left alone for {limit:.0f} s")
 
 
 def seconds(text: str) -> float:
@@ -835,7 +869,7 @@ ATTEMPTS = 5  # a canarygate phase disturbed by another CRD is run again, in a n
 
 
 async def run(args: argparse.Namespace, leftovers: Leftovers) -> list[dict[str, Any]]:
-    admin = leftovers.admin = await asyncio.to_thread(cluster_with_crd)
+    admin = leftovers.admin = await asyncio.to_thread(local_cluster)
     await asyncio.to_thread(peers.ensure_built, peers.FLAGGER)
     await asyncio.to_thread(peers.install_crds, peers.FLAGGER, admin)
     prometheus = leftovers.prometheus = await asyncio.to_thread(start_fixture_prometheus)
