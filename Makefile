@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency bench-scale demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency bench-scale bench-peers demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,8 +62,17 @@ bench-latency: venv prerequisites ## fault on -> rollback latency of the live op
 bench-scale: venv prerequisites ## 1,000 then 10,000 gates on one operator at 30 s: CPU, RSS, ticks, writes, requests (ARGS=--gates 1000, --steady S)
 	$(BIN)/python -m bench.scale $(ARGS)
 
+bench-peers: venv prerequisites ## canarygate and Flagger side by side, N = 100 and 1,000, one run on the local control plane (ARGS=--gates 100 --json out.json)
+	$(BIN)/python -m bench.peer_compare $(ARGS)
+
 cluster-build: ## build (or reuse) the control-plane binaries, kwok and helm, cached under ~/.cache/canarygate
 	e2e/cluster/build
+
+peers: ## build (or reuse) the peers Flagger and Argo Rollouts from their Go modules, cached under ~/.cache/canarygate
+	e2e/cluster/build flagger argo-rollouts
+
+peer-smoke: venv ## Flagger and Argo Rollouts (built if needed) each take one release through on the local control plane (or KUBECONFIG)
+	$(BIN)/python -m lab.peer_smoke $(ARGS)
 
 cluster-up: ## start (or reuse) the local control plane; prints the KUBECONFIG
 	e2e/cluster/up
