@@ -201,6 +201,7 @@ SIGNIFICANT_FIELDS: Final = (
     "consecutivePasses",
     "intent",
     "reasonCodes",
+    "verdict",  # judge-only gates: the verdict and each caller's answer (not when it was asked)
 )
 
 

@@ -274,7 +274,9 @@ class ReplicasTrafficModel(_Model):
     total_replicas: ReplicaCount
 
 
-Provider = Literal["gatewayAPI", "istio", "nginx", "replicas"]
+# `external`: a judge-only gate. Another tool moves the traffic and asks the verdict API;
+# canarygate never writes routes for it, so it takes no routing block.
+Provider = Literal["gatewayAPI", "istio", "nginx", "replicas", "external"]
 
 
 class TrafficModel(_Model):
@@ -292,9 +294,14 @@ class TrafficModel(_Model):
             "nginx": self.nginx,
             "replicas": self.replicas,
         }
+        given = sum(block is not None for block in blocks.values())
+        if self.provider == "external":
+            if given:
+                raise ValueError("provider external takes no routing block")
+            return self
         if blocks[self.provider] is None:
             raise ValueError(f"provider {self.provider} needs the {self.provider} block")
-        if sum(block is not None for block in blocks.values()) > 1:
+        if given > 1:
             raise ValueError("only the block of the chosen provider may be set")
         return self
 
@@ -570,6 +577,22 @@ class ApprovalStatusModel(_StatusModel):
     how: Text | None = None
 
 
+Judgements = Literal["pass", "fail", "inconclusive", "error"]
+
+
+class VerdictCallerStatusModel(_StatusModel):
+    name: Annotated[Text, StringConstraints(max_length=512)]
+    via: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    verdict: Judgements
+    weight: Percent | None = None
+    since: Timestamp
+
+
+class VerdictStatusModel(_StatusModel):
+    verdict: Judgements
+    callers: list[VerdictCallerStatusModel] | None = Field(default=None, max_length=10)
+
+
 class CanaryGateStatusModel(_StatusModel):
     phase: Annotated[Phase, TEXT_ONLY] | None = None
     health: Healths | None = None
@@ -592,6 +615,7 @@ class CanaryGateStatusModel(_StatusModel):
     guardrails: list[GuardrailStatusModel] | None = None
     success_metrics: list[SuccessMetricStatusModel] | None = None
     conditions: list[ConditionModel] | None = None
+    verdict: VerdictStatusModel | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 
 
