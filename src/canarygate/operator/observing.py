@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("canarygate.decisions")
 
 _TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class Observer:
@@ -97,6 +98,31 @@ class Observer:
             registry=r,
         )
         self.leader.set(1)
+        # The verdict API (with --verdict-address).
+        self.verdicts = Counter(
+            "canarygate_verdicts",
+            "Verdicts the verdict API answered, by verdict and caller.",
+            ["verdict", "caller"],
+            registry=r,
+        )
+        self.verdict_requests = Counter(
+            "canarygate_verdict_requests",
+            "Requests to the verdict API, by HTTP status code.",
+            ["code"],
+            registry=r,
+        )
+        self.verdict_duration = Histogram(
+            "canarygate_verdict_request_duration_seconds",
+            "Time to answer one verdict API request, from its arrival to its answer.",
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.verdict_evaluations = Counter(
+            "canarygate_verdict_evaluations",
+            "Gates evaluated at once for the verdict API (no fresh evaluation to answer from), "
+            "after coalescing.",
+            registry=r,
+        )
         self._gates: dict[tuple[str, str], int] = {}
 
     def leading(self, leading: bool) -> None:

@@ -10,7 +10,7 @@ through but canarygate refuses is kept as `problem`, and such a gate is never ac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Phase
-from canarygate.traffic import backend_for
+from canarygate.traffic import JUDGE_ONLY, backend_for
 
 FINALIZER = "canarygate.io/restore-traffic"
 
@@ -97,6 +97,9 @@ class GateRecord:
     # it, so time spent processing never stretches the rhythm.
     last_due: float | None = None
     notes: dict[str, str] = field(default_factory=dict)  # last Event reason per topic
+    # A judge-only gate: the weight its latest caller reported (in memory until the next
+    # status write records it as status.weight).
+    reported_weight: int | None = None
     _planned: tuple[PlannedQuery, ...] | None = None
 
     @property
@@ -106,6 +109,19 @@ class GateRecord:
         if plan is None and self.spec is not None:
             plan = self._planned = plan_queries(self.spec)
         return plan or ()
+
+    @property
+    def judge_only(self) -> bool:
+        """canarygate judges this gate for another tool and never moves its traffic."""
+        return self.provider in JUDGE_ONLY
+
+    @property
+    def evaluation_state(self) -> GateState:
+        """The state a decision starts from: a judge-only gate is judged at the weight its
+        callers last reported, the others at the weight canarygate set."""
+        if self.reported_weight is None or self.reported_weight == self.state.weight:
+            return self.state
+        return replace(self.state, weight=self.reported_weight)
 
     @property
     def interval_seconds(self) -> float:
@@ -184,9 +200,10 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         traffic_settings=parsed.traffic_settings,
         prometheus_address=parsed.prometheus_address,
         prometheus_timeout_seconds=parsed.prometheus_timeout_seconds,
-        # A rollout has started once its original routing is saved and its phase set.
+        # A rollout has started once its original routing is saved and its phase set; a
+        # judge-only gate has no routing to save.
         started=status.get("phase") not in (None, str(Phase.INVALID))
-        and bool((status.get("traffic") or {}).get("original")),
+        and (bool((status.get("traffic") or {}).get("original")) or parsed.provider in JUDGE_ONLY),
         status_revision=status.get("revision"),
         state=state_from_status(status),
         intent=intent_from_status(status.get("intent")),

@@ -21,6 +21,7 @@ from typing import Any
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.errors import ConfigurationError, SpecError
+from canarygate.core.state import GateState
 from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
 from canarygate.metrics.prometheus import PrometheusConfig
 from canarygate.operator.context import Notify
@@ -61,8 +62,17 @@ class Runtime:
         self.records: dict[GateKey, GateRecord] = {}
         self.queue: DueQueue[GateKey] = DueQueue()
         self.pool = ClientPool()
+        # Set by the verdict API when it runs: told of every evaluation the scheduler makes,
+        # and asked what it answered whom about a gate (judge-only gates record it).
+        self.on_evaluated: Callable[[GateRecord, GateState, Decision], None] | None = None
+        self.callers_of: Callable[[GateKey], list[dict[str, Any]]] = lambda _: []
         self.rollouts = Rollouts(
-            rollouts_store, self.remember, settings.rollouts, clock=settings.clock, notify=notify
+            rollouts_store,
+            self.remember,
+            settings.rollouts,
+            clock=settings.clock,
+            notify=notify,
+            callers=lambda key: self.callers_of(key),  # noqa: PLW0108 (bound later)
         )
         self._busy: set[GateKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,6 +99,7 @@ class Runtime:
             record.last_drift_check = old.last_drift_check
             record.last_due = old.last_due
             record.notes = old.notes
+            record.reported_weight = old.reported_weight
         self.records[key] = record
         changed = (
             old is None
@@ -176,7 +187,7 @@ class Runtime:
         others: list[GateRecord] = []
         for record in records:
             self._busy.add(record.key)
-            config = self._config(record) if record.evaluable else None
+            config = self.config_of(record) if record.evaluable else None
             if config is None:
                 others.append(record)
             else:
@@ -192,7 +203,9 @@ class Runtime:
         await asyncio.gather(*work, return_exceptions=True)
         self.observer.tick_finished(time.monotonic() - started)
 
-    def _config(self, record: GateRecord) -> PrometheusConfig | None:
+    def config_of(self, record: GateRecord) -> PrometheusConfig | None:
+        """The Prometheus a gate is evaluated against, or None (with `record.problem` set
+        when the gate's own settings are at fault)."""
         timeout = record.prometheus_timeout_seconds
         try:
             return config_for(
@@ -224,9 +237,10 @@ class Runtime:
         at = self.settings.clock()
         started = time.monotonic()
         client = self.pool.client_for(config)
+        states = [r.evaluation_state for r in group]
         try:
             report = await evaluate_specs(
-                [(r.spec, r.state) for r in group if r.spec is not None],
+                [(r.spec, s) for r, s in zip(group, states, strict=True) if r.spec is not None],
                 client,
                 at,
                 planned=[r.planned for r in group if r.spec is not None],
@@ -237,6 +251,9 @@ class Runtime:
                 self._finished(record.key, Next(failed=True))
             return
         self.observer.evaluated(report, time.monotonic() - started)
+        if self.on_evaluated is not None:
+            for record, state, decision in zip(group, states, report.decisions, strict=True):
+                self.on_evaluated(record, state, decision)
         await asyncio.gather(
             *(
                 self._process(record, decision)

@@ -26,6 +26,9 @@ class EventReason(StrEnum):
     INTENT_COMPLETED = "IntentCompleted"
     INTENT_ABANDONED = "IntentAbandoned"
     TRAFFIC_RESTORED = "TrafficRestored"
+    # Judge-only gates (provider external): judging a revision starts; the verdict changed.
+    JUDGING_STARTED = "JudgingStarted"
+    VERDICT_CHANGED = "VerdictChanged"
 
 
 class ConditionType(StrEnum):
