@@ -86,6 +86,10 @@ FIRST_STEP_MESSAGE: Final = (
     "the first step must be below 100 when guardrails are set: a canary's guardrails are "
     "measured on a smaller step before it takes all traffic"
 )
+EXTERNAL_APPROVAL_MESSAGE: Final = (
+    "approval is for gates canarygate moves: with provider external, the tool moving the "
+    "traffic holds its own approvals"
+)
 # Messages of the segment rules, the same in the CRD's CEL rules (test_crd_drift.py).
 JOURNEY_SEGMENTS_MESSAGE: Final = "minSegmentShare, maxSegments and segments need segmentBy"
 JOURNEY_RECORDED_MESSAGE: Final = (
@@ -408,6 +412,12 @@ class CanaryModel(_Model):
     ) -> list[SuccessMetricModel] | None:
         _require_unique([m.name for m in metrics or []], "success metric")
         return metrics
+
+    @model_validator(mode="after")
+    def _approval_needs_moves(self) -> CanaryModel:
+        if self.traffic.provider == "external" and self.approval is not None:
+            raise ValueError(EXTERNAL_APPROVAL_MESSAGE)
+        return self
 
     @model_validator(mode="after")
     def _guardrails_measured_before_full_traffic(self) -> CanaryModel:

@@ -25,6 +25,7 @@ from typing import Any
 from canarygate.api.status import appended, evidence, rfc3339, significant
 from canarygate.core.decisions import Decision
 from canarygate.core.judging import judge
+from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
 from canarygate.core.vocabulary import Action, Phase
 from canarygate.operator import conditions, lifecycle
 from canarygate.operator.context import AT_INTERVAL, GateContext, Next, merged_conditions
@@ -92,7 +93,8 @@ def passes_after(record: GateRecord, decision: Decision) -> int:
     one, up to the number the policy asks for."""
     if decision.action not in (Action.ADVANCE, Action.PROMOTE):
         return decision.state.consecutive_passes
-    needed = record.spec.policy.guarded_passes if record.spec is not None else 1
+    counted = MODE_BEHAVIOURS[decision.mode].advance is AdvanceRule.CONSECUTIVE_PASSES
+    needed = record.spec.policy.guarded_passes if counted and record.spec is not None else 1
     return min(record.state.consecutive_passes + 1, max(needed, 1))
 
 
