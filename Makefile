@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build peers cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -61,6 +61,9 @@ bench-latency: venv prerequisites ## fault on -> rollback latency of the live op
 
 cluster-build: ## build (or reuse) the control-plane binaries, kwok and helm, cached under ~/.cache/canarygate
 	e2e/cluster/build
+
+peers: ## build (or reuse) the peers Flagger and Argo Rollouts from their Go modules, cached under ~/.cache/canarygate
+	e2e/cluster/build flagger argo-rollouts
 
 cluster-up: ## start (or reuse) the local control plane; prints the KUBECONFIG
 	e2e/cluster/up

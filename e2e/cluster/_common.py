@@ -25,6 +25,8 @@ class Versions:
     istio_api: str
     helm: str
     prometheus_operator: str
+    flagger: str
+    argo_rollouts: str
 
     @property
     def staging(self) -> str:
@@ -39,6 +41,10 @@ VERSIONS = Versions(
     istio_api=os.environ.get("CANARYGATE_ISTIO_API_VERSION", "v1.24.2"),
     helm=os.environ.get("CANARYGATE_HELM_VERSION", "v3.21.4"),
     prometheus_operator=os.environ.get("CANARYGATE_PROMETHEUS_OPERATOR_VERSION", "v0.85.0"),
+    # Peers, built only when asked (`e2e/cluster/build flagger argo-rollouts`). Flagger is
+    # pinned: the module proxy's @latest answers an older v1.36.1.
+    flagger=os.environ.get("CANARYGATE_FLAGGER_VERSION", "v1.41.0"),
+    argo_rollouts=os.environ.get("CANARYGATE_ARGO_ROLLOUTS_VERSION", "v1.8.3"),
 )
 
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
@@ -65,6 +71,14 @@ def kwok_bin_dir() -> Path:
 
 def helm_bin_dir() -> Path:
     return cache_root() / "bin" / f"helm-{VERSIONS.helm}"
+
+
+def flagger_bin_dir() -> Path:
+    return cache_root() / "bin" / f"flagger-{VERSIONS.flagger}"
+
+
+def argo_rollouts_bin_dir() -> Path:
+    return cache_root() / "bin" / f"argo-rollouts-{VERSIONS.argo_rollouts}"
 
 
 def cluster_dir() -> Path:
