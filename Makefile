@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build peers cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
+.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,9 @@ cluster-build: ## build (or reuse) the control-plane binaries, kwok and helm, ca
 
 peers: ## build (or reuse) the peers Flagger and Argo Rollouts from their Go modules, cached under ~/.cache/canarygate
 	e2e/cluster/build flagger argo-rollouts
+
+peer-smoke: venv ## Flagger and Argo Rollouts (built if needed) each take one release through on the local control plane (or KUBECONFIG)
+	$(BIN)/python -m lab.peer_smoke $(ARGS)
 
 cluster-up: ## start (or reuse) the local control plane; prints the KUBECONFIG
 	e2e/cluster/up
