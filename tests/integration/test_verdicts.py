@@ -16,7 +16,7 @@ from canarygate.core.judging import Judgement
 from canarygate.evaluating import Connection, evaluate_specs
 from canarygate.metrics import PrometheusClient, PrometheusConfig
 from canarygate.operator.runtime import Runtime, RuntimeSettings
-from canarygate.operator.verdicts import VerdictSettings, Verdicts
+from canarygate.operator.verdicts import Verdicts, VerdictSettings
 from lab.gates import error_rate_guardrail, gate
 from lab.histories import FIXTURE_NOW
 from lab.prometheus import RunningPrometheus
