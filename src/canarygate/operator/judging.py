@@ -18,6 +18,7 @@ once it suffices.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -29,8 +30,15 @@ from canarygate.core.matrix import MODE_BEHAVIOURS, AdvanceRule
 from canarygate.core.vocabulary import Action, Phase
 from canarygate.operator import conditions, lifecycle
 from canarygate.operator.context import AT_INTERVAL, GateContext, Next, merged_conditions
+from canarygate.operator.logs import gate_fields
 from canarygate.operator.records import GateRecord
 from canarygate.operator.vocabulary import EventReason
+
+log = logging.getLogger("canarygate.operator")
+
+# In the record's notes: the verdict last recorded, and that the API server drops the field.
+LAST_VERDICT = "verdict"
+PRUNED = "verdict-pruned"
 
 JUDGE_ONLY_MESSAGE = (
     "judge only (provider external): canarygate answers the verdict API and moves no traffic"
@@ -121,15 +129,31 @@ async def record_verdict(ctx: GateContext, record: GateRecord, decision: Decisio
     heartbeat_due = record.last_evaluation is None or now - record.last_evaluation > timedelta(
         seconds=ctx.settings.heartbeat_seconds
     )
-    if significant(candidate) == record.digest and not heartbeat_due:
+    pruned = PRUNED in record.notes
+    compared = {k: v for k, v in candidate.items() if k != "verdict"} if pruned else candidate
+    if significant(compared) == record.digest and not heartbeat_due:
         return AT_INTERVAL
 
     def build(status: Mapping[str, Any]) -> dict[str, Any]:
         return {**ctx.common(record, status, updates, now), **fields}
 
     body = await ctx.fresh(record)
-    before = ((body.get("status") or {}).get("verdict") or {}).get("verdict")
+    stored = ((body.get("status") or {}).get("verdict") or {}).get("verdict")
+    before = record.notes.get(LAST_VERDICT, stored)
     written = await ctx.write(record, build, body=body)
+    if "verdict" not in (written.get("status") or {}) and not pruned:
+        # The API server dropped the field: its CRD is older than this operator (Helm does
+        # not upgrade CRDs). Said once; the field is then left out of what counts as a change,
+        # so the gate is not rewritten on every evaluation.
+        record.notes[PRUNED] = "1"
+        log.warning(
+            "gate %s: the API server dropped status.verdict: apply this version's CRD "
+            "(crds/canarygate.io_canarygates.yaml); the verdicts are answered meanwhile but "
+            "not recorded in status",
+            record.key,
+            extra=gate_fields(record.key, record.revision),
+        )
+    record.notes[LAST_VERDICT] = str(judgement)
     if before != str(judgement):
         message = decision.reasons[0].message if decision.reasons else str(decision.action)
         await ctx.event(

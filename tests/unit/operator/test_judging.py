@@ -7,6 +7,8 @@ import copy
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from canarygate.core import Decision, decide
 from canarygate.operator.records import FINALIZER, GateRecord, record_from
 from canarygate.operator.rollouts import Rollouts, RolloutSettings
@@ -167,3 +169,44 @@ async def test_a_new_revision_starts_judging_afresh() -> None:
     status = judge.status()
     assert (status["revision"], status["consecutivePasses"], status["guardrails"]) == ("v3", 0, [])
     assert judge.fake.reasons()[-1] == "JudgingStarted"
+
+
+class OldCrd(NoRouting):
+    """An API server serving an older CRD: it prunes status.verdict, which it does not know."""
+
+    async def patch_gate_status(
+        self, namespace: str, name: str, status: Any, *, resource_version: str
+    ) -> dict[str, Any]:
+        status = {k: v for k, v in status.items() if k != "verdict"}
+        return await super().patch_gate_status(
+            namespace, name, status, resource_version=resource_version
+        )
+
+
+async def test_an_older_crd_that_drops_the_verdict_is_said_once_not_rewritten_each_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    judge = Judge(external_body())
+    judge.fake = OldCrd(gates=judge.fake.gates)
+    judge.rollouts = Rollouts(
+        judge.fake, lambda _: None, RolloutSettings(), clock=lambda: judge.now,
+        callers=lambda _: [],
+    )  # fmt: skip
+    notes: dict[str, str] = {}
+    original = judge.record
+
+    def record() -> GateRecord:  # the runtime keeps a record's notes from one visit to the next
+        found = original()
+        found.notes = notes
+        return found
+
+    judge.record = record  # type: ignore[method-assign]
+    await judge.visit()
+    judge.reported = 10
+    with caplog.at_level("WARNING", logger="canarygate.operator"):
+        for _ in range(4):
+            await judge.visit()
+    assert "verdict" not in judge.status()
+    assert judge.fake.writes.count("patch_gate_status") == 2  # the start, then one evaluation
+    assert judge.fake.reasons() == ["JudgingStarted", "VerdictChanged"]
+    assert sum("dropped status.verdict" in r.getMessage() for r in caplog.records) == 1
