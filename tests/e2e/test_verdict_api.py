@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from lightkube import ApiError
 
 from lab import scenarios as sc
 from lab.prometheus import free_port
 from tests.e2e.helpers import wait_until
-from tests.e2e.operator_fixtures import CRD, Scenario
+from tests.e2e.judges import callers_of, create_judged_gate
+from tests.e2e.operator_fixtures import Scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -56,25 +56,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: canarygate-verd
 subjects:
   - {kind: ServiceAccount, name: verdict-reader}
 """
-
-
-def create_judged_gate(scenario: Scenario, body: dict[str, Any]) -> None:
-    """Create a judge-only gate, once the API server serves this CRD (a shared development
-    cluster may briefly serve an older copy another run applied: apply ours again)."""
-
-    def created() -> bool:
-        try:
-            scenario.create(body)
-        except ApiError as error:
-            if "Unsupported value" not in str(error):
-                raise
-            scenario.cluster.kubectl(
-                "apply", "--server-side", "--force-conflicts", f"--filename={CRD}"
-            )
-            return False
-        return True
-
-    wait_until("the API server to accept provider external", created, timeout=60, interval=1)
 
 
 def token(scenario: Scenario, account: str) -> str:
@@ -147,10 +128,10 @@ def test_a_judge_only_gate_answers_its_readers_and_records_them(scenario: Scenar
     assert passed["evidence"]["source"] in ("request", "schedule")
     caller = f"system:serviceaccount:{scenario.namespace}:verdict-reader"
 
-    def recorded(status: dict[str, Any]) -> bool:
-        callers = (status.get("verdict") or {}).get("callers") or []
+    def recorded(_: dict[str, Any]) -> bool:
         return any(
-            c["name"] == caller and c["verdict"] == "pass" and c["weight"] == 20 for c in callers
+            c["name"] == caller and c["verdict"] == "pass" and c["weight"] == 20
+            for c in callers_of(scenario, "web")
         )
 
     status = scenario.wait_gate("web", "the reader's answer in status", recorded)

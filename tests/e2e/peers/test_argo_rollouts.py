@@ -22,9 +22,7 @@ from lab import peers
 from lab.prometheus import free_port
 from lab.stage import StageError
 from tests.e2e.helpers import Cluster, wait_until
-from tests.e2e.operator_fixtures import LOG_SOURCES, Scenario
-
-from .support import (
+from tests.e2e.judges import (
     EXAMPLE_VERDICT_API,
     EXAMPLES,
     apply,
@@ -37,6 +35,7 @@ from .support import (
     judged_gate,
     of_kind,
 )
+from tests.e2e.operator_fixtures import LOG_SOURCES, Scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -127,7 +126,8 @@ def healthy_on(scenario: Scenario, image: str) -> bool:
 
 
 def release(scenario: Scenario, image: str) -> None:
-    patch = f'[{{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "{image}"}}]'
+    path = "/spec/template/spec/containers/0/image"
+    patch = f'[{{"op": "replace", "path": "{path}", "value": "{image}"}}]'
     scenario.kubectl("patch", f"rollout/{ROLLOUT}", "--type=json", f"--patch={patch}")
 
 

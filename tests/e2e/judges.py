@@ -1,6 +1,5 @@
-"""What the peer scenarios share: the examples' manifests brought to a test's namespace and to
-the live operator's verdict API, a judge-only gate over the scenario's simulator, and the
-peers themselves (built by `e2e/cluster/build` through lab.peers, cached, never committed)."""
+"""What the verdict API's scenarios share: the examples' manifests brought to a test's
+namespace, a judge-only gate over the scenario's simulator, and this branch's CRD served."""
 
 from __future__ import annotations
 
