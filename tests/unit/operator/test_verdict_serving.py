@@ -116,7 +116,12 @@ async def api(recorder: Recorder) -> AsyncIterator[Api]:  # noqa: F811
     async def canary_weight(namespace: str, name: str) -> int | None:
         return 30 if (namespace, name) == (NS, "checkout") else None
 
-    server = VerdictApi(verdicts, authenticator, observer, settings, canary_weight=canary_weight)
+    # The rate limits' clock stands still: a bucket refills only when a test says so, never
+    # because the machine is slow.
+    server = VerdictApi(
+        verdicts, authenticator, observer, settings, canary_weight=canary_weight,
+        clock=lambda: 1000.0,
+    )  # fmt: skip
     async with TestClient(TestServer(server.app())) as client:
         yield Api(client, reviews, observer, verdicts)
     await authenticator.close()
