@@ -123,7 +123,7 @@ def server_percentile(before: dict[str, float], after: dict[str, float], share: 
     bounds = sorted(
         (float(key.split('le="')[1].split('"')[0]), after[key] - before.get(key, 0.0))
         for key in after
-        if key.startswith("canarygate_verdict_request_duration_seconds_bucket")
+        if key.startswith("canarygate_verdict_request_duration_seconds_bucket{")
     )
     total = bounds[-1][1] if bounds else 0.0
     for bound, count in bounds:
