@@ -60,6 +60,9 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 	$(BIN)/python -m bench.evaluate_many
 
+bench-verdicts: venv prerequisites ## the verdict API's cost: 1,000 callers polling every 10 s against shared journeys (ARGS=--json, --gates N, --every S)
+	$(BIN)/python -m bench.verdict_polling $(ARGS)
+
 bench-latency: venv prerequisites ## fault on -> rollback latency of the live operator, per interval (ARGS=--json, --runs N)
 	$(BIN)/python -m bench.rollback_latency $(ARGS)
 

@@ -9,11 +9,15 @@ Kubernetes API). Then, in this process, one caller per gate polls `GET /v1/verdi
 ?weight=20` every `--every` seconds with its own token from one Secret, spread evenly over
 the period, as 1,000 Argo Rollouts analyses would.
 
-Two windows of `--window` seconds are measured on the same gates: first without callers (the
-scheduler's own cost), then with them. For each it prints the operator process's CPU (cores),
-the requests Prometheus itself counted on its query endpoints per second, and for the polling
-window the requests served per second, their status codes, the client-side latency
-percentiles, and the gates evaluated at once for a request (cache misses, after coalescing).
+Three windows are measured on the same gates: `--window` seconds without callers (the
+scheduler's own cost); the callers' first questions (each asks about a weight its gate was
+not evaluated at: the decision is made again from the scheduler's latest answers), for one
+poll period and one interval; then `--window` seconds of steady polling. For each it prints
+the operator process's CPU (cores), the requests Prometheus itself counted on its query
+endpoints per second, and for the polling windows the requests served per second, their
+status codes and verdicts, the client-side latency percentiles, the operator's own latency
+(from its histogram's buckets), and the gates evaluated at once for a request (after
+coalescing).
 
     python -m bench.verdict_polling [--gates 1000] [--every 10] [--interval 30s] [--window 120]
 """
@@ -239,10 +243,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # Each caller's first question (a new weight: evaluated at once), then an interval so
         # that the scheduler records the callers in status before the window opens.
         warm = args.every + interval_seconds(args.interval) + 5
-        print(f"warming up: {warm:.0f} s of {args.gates} callers", flush=True)
-        await pollers.run(warm)
+        print(f"window 2: the callers' first {warm:.0f} s (a new weight each)", flush=True)
+        figures["first_questions"] = await window(
+            operator, prometheus.url, pollers, warm, poll=True
+        )
         pollers.reset()
-        print(f"window 2: {args.window:.0f} s with {args.gates} callers every {args.every:g} s",
+        print(f"window 3: {args.window:.0f} s with {args.gates} callers every {args.every:g} s",
               flush=True)  # fmt: skip
         figures["with_callers"] = await window(
             operator, prometheus.url, pollers, args.window, poll=True

@@ -21,6 +21,7 @@ from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration, parse_duration
 from canarygate.core.errors import CanarygateError
+from canarygate.core.observations import Observations
 from canarygate.core.queries import PlannedQuery, plan_queries
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
@@ -129,6 +130,9 @@ class TickReport:
     requested: int
     distinct: int
     http_requests: int
+    # What each gate's queries answered, in the order of `decisions`: a gate's queries do not
+    # depend on its weight, so a decision at another weight can be made again from them.
+    observations: tuple[Observations, ...] = ()
 
 
 async def evaluate_gates(
@@ -169,6 +173,7 @@ async def evaluate_specs(
         requested=batch.requested,
         distinct=batch.distinct,
         http_requests=client.stats.requests - requests_before,
+        observations=tuple(observed),
     )
 
 

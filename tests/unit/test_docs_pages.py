@@ -102,6 +102,9 @@ def test_the_verdict_pages_show_the_examples_as_they_are() -> None:
     template = (REPO / "examples" / "argo-rollouts" / "analysis-template.yaml").read_text()
     body = template[template.index("apiVersion:") :]
     assert body.strip() in page
+    flagger = (REPO / "examples" / "flagger" / "canary.yaml").read_text()
+    canary = flagger[flagger.index("apiVersion: flagger.app/v1beta1") : flagger.index("---")]
+    assert canary.strip() in (DOCS / "flagger.md").read_text()
     stage = (REPO / "examples" / "kargo" / "stage.yaml").read_text()
     assert stage[stage.index("apiVersion:") :].strip() in (DOCS / "kargo.md").read_text()
 

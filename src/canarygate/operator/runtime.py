@@ -21,6 +21,7 @@ from typing import Any
 from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.errors import ConfigurationError, SpecError
+from canarygate.core.observations import Observations
 from canarygate.core.state import GateState
 from canarygate.evaluating import ClientPool, Connection, MissingAddress, config_for, evaluate_specs
 from canarygate.metrics.prometheus import PrometheusConfig
@@ -64,7 +65,9 @@ class Runtime:
         self.pool = ClientPool()
         # Set by the verdict API when it runs: told of every evaluation the scheduler makes,
         # and asked what it answered whom about a gate (judge-only gates record it).
-        self.on_evaluated: Callable[[GateRecord, GateState, Decision], None] | None = None
+        self.on_evaluated: (
+            Callable[[GateRecord, GateState, Decision, Observations], None] | None
+        ) = None
         self.callers_of: Callable[[GateKey], list[dict[str, Any]]] = lambda _: []
         self.rollouts = Rollouts(
             rollouts_store,
@@ -252,8 +255,10 @@ class Runtime:
             return
         self.observer.evaluated(report, time.monotonic() - started)
         if self.on_evaluated is not None:
-            for record, state, decision in zip(group, states, report.decisions, strict=True):
-                self.on_evaluated(record, state, decision)
+            for record, state, decision, observed in zip(
+                group, states, report.decisions, report.observations, strict=True
+            ):
+                self.on_evaluated(record, state, decision, observed)
         await asyncio.gather(
             *(
                 self._process(record, decision)

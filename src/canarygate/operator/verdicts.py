@@ -4,8 +4,9 @@ evaluation per caller.
 
 Fresh enough: younger than the gate's `spec.canary.interval` plus `slack_seconds` (the
 scheduler evaluates every gate once per interval, on a grid of at most 5 s, so a gate it
-keeps evaluating is always fresh), and never older than `max_age_seconds`. The evaluation
-must also be of the gate's current spec and at the weight asked about.
+keeps evaluating is always fresh), never older than `max_age_seconds`, and of the gate's
+current spec. Asked about another weight than it was made at, the decision is made again from
+the same answers (a gate's queries do not depend on its weight): a new weight costs no query.
 
 Otherwise the gate is evaluated at once, read-only (nothing is written, no state advances:
 consecutive passes and guardrail failures count the scheduler's evaluations, once per
@@ -28,13 +29,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from canarygate.core.approval import approval_needed
+from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.judging import PHASE_JUDGEMENTS, Judgement, judge
+from canarygate.core.observations import Observations
 from canarygate.core.specs import GateSpec
 from canarygate.core.state import GateState
 from canarygate.evaluating import evaluate_specs
@@ -83,8 +86,9 @@ class Evaluation:
     decision: Decision
     spec: GateSpec
     weight: int
-    at: float  # monotonic, when it was made
+    at: float  # monotonic, when its queries were answered
     source: str  # "schedule" or "request"
+    observations: Observations = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,17 @@ class Verdicts:
 
     # -- the scheduler's side ---------------------------------------------------------------
 
-    def evaluated(self, record: GateRecord, state: GateState, decision: Decision) -> None:
+    def evaluated(
+        self,
+        record: GateRecord,
+        state: GateState,
+        decision: Decision,
+        observations: Observations,
+    ) -> None:
         """The scheduler's evaluation of a gate: kept if someone asks about that gate."""
         if record.key in self._asked and record.spec is not None:
             self._latest[record.key] = Evaluation(
-                decision, record.spec, state.weight, self._clock(), "schedule"
+                decision, record.spec, state.weight, self._clock(), "schedule", observations
             )
 
     def callers_of(self, key: GateKey) -> list[dict[str, object]]:
@@ -224,15 +234,24 @@ class Verdicts:
         )
 
     def _fresh(self, record: GateRecord, state: GateState) -> Evaluation | None:
+        """The latest evaluation if it is fresh and of the current spec. At another weight,
+        the decision is made again from its answers (the queries do not depend on the
+        weight): the same evidence, judged at the weight asked about, and no query."""
         latest = self._latest.get(record.key)
         if (
-            latest is not None
-            and latest.spec is record.spec
-            and latest.weight == state.weight
-            and self._clock() - latest.at <= self.max_age(record)
+            latest is None
+            or latest.spec is not record.spec
+            or self._clock() - latest.at > self.max_age(record)
         ):
+            return None
+        if latest.weight == state.weight:
             return latest
-        return None
+        if not latest.observations:
+            return None
+        decision = decide(latest.spec, state, latest.observations, latest.decision.at)
+        again = replace(latest, decision=decision, weight=state.weight)
+        self._latest[record.key] = again
+        return again
 
     def _judged(self, record: GateRecord, decision: Decision) -> tuple[Judgement, str | None]:
         judgement = judge(decision)
@@ -311,10 +330,12 @@ class Verdicts:
         self.observer.evaluated(report, self._clock() - started)
         self.observer.verdict_evaluations.inc(len(group))
         done = self._clock()
-        for item, decision in zip(group, report.decisions, strict=True):
+        for item, decision, observed in zip(
+            group, report.decisions, report.observations, strict=True
+        ):
             record, state, _ = item
             assert record.spec is not None
-            evaluation = Evaluation(decision, record.spec, state.weight, done, "request")
+            evaluation = Evaluation(decision, record.spec, state.weight, done, "request", observed)
             self._latest[record.key] = evaluation
             self._settle(item, evaluation)
 

@@ -21,7 +21,7 @@ from canarygate.operator.verdict_serving import MAX_BODY, VerdictApi, VerdictApi
 from canarygate.operator.verdicts import Verdicts
 
 from .harness import NS, gate_body
-from .test_verdicts import Recorder, external, recorder, service, started  # noqa: F401
+from .test_verdicts import Clock, Recorder, external, recorder, service, started  # noqa: F401
 
 SA = "system:serviceaccount:argo-rollouts:argo-rollouts"
 SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.sa-token"
@@ -75,11 +75,13 @@ class Api:
         reviews: FakeReviews,
         observer: Observer,
         verdicts: Verdicts,
+        clock: Clock,
     ) -> None:
         self.client = client
         self.reviews = reviews
         self.observer = observer
         self.verdicts = verdicts
+        self.clock = clock
 
     async def get(self, path: str, token: str | None = SA_TOKEN, **params: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -91,7 +93,7 @@ class Api:
 
 @pytest.fixture
 async def api(recorder: Recorder) -> AsyncIterator[Api]:  # noqa: F811
-    verdicts, _ = service(
+    verdicts, clock = service(
         external("checkout"),
         started(gate_body(), weight=10) | {"metadata": {"name": "driven", "namespace": NS}},
     )
@@ -123,7 +125,7 @@ async def api(recorder: Recorder) -> AsyncIterator[Api]:  # noqa: F811
         clock=lambda: 1000.0,
     )  # fmt: skip
     async with TestClient(TestServer(server.app())) as client:
-        yield Api(client, reviews, observer, verdicts)
+        yield Api(client, reviews, observer, verdicts, clock)
     await authenticator.close()
     await verdicts.close()
 
@@ -266,6 +268,7 @@ async def test_flaggers_hooks_get_status_codes(api: Api, recorder: Recorder) -> 
     rollback = await post("/v1/flagger/rollback", json=flagger_payload())
     assert rollback.status == 412
     recorder.canary_error_ratio = 0.5
+    api.clock.now += 600  # the answers so far are too old: the next request evaluates again
     failing = await post("/v1/flagger/rollout", json=flagger_payload(weight="50"))
     assert failing.status == 412
     failed = await failing.json()

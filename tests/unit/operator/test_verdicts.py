@@ -58,13 +58,17 @@ class Recorder:
     ) -> TickReport:
         self.calls.append(len(gates))
         await asyncio.sleep(0.01)  # a query takes time: concurrent requests pile up meanwhile
-        decisions = []
+        decisions, observed = [], []
         for spec, state in gates:
             record = record_from(gate_body())
             record.spec = spec
             found = observations(record, canary_error_ratio=self.canary_error_ratio)
             decisions.append(decide(spec, state, found, at))
-        return TickReport(tuple(decisions), requested=0, distinct=0, http_requests=0)
+            observed.append(found)
+        return TickReport(
+            tuple(decisions), requested=0, distinct=0, http_requests=0,
+            observations=tuple(observed),
+        )  # fmt: skip
 
 
 def started(
@@ -161,10 +165,8 @@ async def test_the_schedulers_evaluations_answer_polls_at_no_cost(recorder: Reco
             record = runtime.records[key]
             assert record.spec is not None
             state = record.evaluation_state
-            runtime_decision = decide(
-                record.spec, state, observations(record, canary_error_ratio=0.001), AT
-            )
-            verdicts.evaluated(record, state, runtime_decision)
+            found = observations(record, canary_error_ratio=0.001)
+            verdicts.evaluated(record, state, decide(record.spec, state, found, AT), found)
         for _ in range(6):
             answer = await ask(verdicts, "checkout")
             assert answer.source == "schedule"
@@ -174,13 +176,28 @@ async def test_the_schedulers_evaluations_answer_polls_at_no_cost(recorder: Reco
 
 
 async def test_a_judge_only_gate_is_judged_at_the_reported_weight(recorder: Recorder) -> None:
-    verdicts, _ = service(external("checkout"))
+    verdicts, clock = service(external("checkout"))
     record = verdicts.runtime.records[GateKey(NS, "checkout")]
     assert (await ask(verdicts, "checkout", 25)).weight == 25
     assert record.reported_weight == 25
     assert record.evaluation_state.weight == 25
     assert (await ask(verdicts, "checkout")).weight == 25  # no weight: the last one reported
-    assert (await ask(verdicts, "checkout", 50)).weight == 50  # another weight: evaluated
+    # Another weight while the answers are fresh: decided again from them, no query.
+    clock.now += 20
+    moved = await ask(verdicts, "checkout", 50)
+    assert recorder.calls == [1]
+    assert (moved.weight, moved.decision.weight_current, moved.decision.weight_next) == (
+        50,
+        50,
+        100,
+    )
+    assert moved.decision.action == "advance"
+    assert moved.age_seconds == 20.0  # the evidence is as old as its answers
+    last = await ask(verdicts, "checkout", 100)
+    assert (last.decision.action, last.judgement) == ("promote", Judgement.PASS)
+    # Once they are too old, a new weight is evaluated again.
+    clock.now += 60
+    assert (await ask(verdicts, "checkout", 20)).age_seconds == 0.0
     assert recorder.calls == [1, 1]
 
 
