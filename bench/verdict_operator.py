@@ -11,6 +11,7 @@ tests/e2e, and its request counts are reported here as the store counts them.
 
     python -m bench.verdict_operator --prometheus URL --gates N --interval 30s \\
         --verdict-address H:P --metrics-address H:P --tokens-file PATH [--at RFC3339]
+        [--standby]
 """
 
 from __future__ import annotations
@@ -170,6 +171,8 @@ async def serve_until_stopped(args: argparse.Namespace) -> None:
     authenticator = Authenticator(store, settings.auth)
     await authenticator.start()
     scheduler = asyncio.create_task(runtime.run())
+    if args.standby:
+        runtime.set_active(False)
     servers = [
         await serve_verdicts(
             VerdictApi(verdicts, authenticator, observer, settings), args.verdict_address
@@ -205,6 +208,11 @@ def main() -> int:
     parser.add_argument("--metrics-address", required=True)
     parser.add_argument("--tokens-file", required=True, help="JSON {caller: token}")
     parser.add_argument("--at", default=FIXTURE_NOW.isoformat())
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="run no scheduler, as a standby replica: every answer needs an evaluation at once",
+    )
     asyncio.run(serve_until_stopped(parser.parse_args()))
     return 0
 

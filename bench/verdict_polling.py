@@ -20,6 +20,10 @@ status codes and verdicts, the client-side latency percentiles, the operator's o
 coalescing).
 
     python -m bench.verdict_polling [--gates 1000] [--every 10] [--interval 30s] [--window 120]
+                                    [--standby] [--json]
+
+`--standby`: the operator runs no scheduler, as a standby replica of two: every answer comes
+from an evaluation made at once for requests (coalesced and batched), the worst case.
 """
 
 from __future__ import annotations
@@ -209,6 +213,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "callers": args.gates,
         "poll_every_s": args.every,
         "interval": args.interval,
+        "standby": args.standby,
     }
     operator: Operator | None = None
     try:
@@ -223,7 +228,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ["-m", "bench.verdict_operator", f"--prometheus={prometheus.url}",
              f"--gates={args.gates}", f"--interval={args.interval}",
              f"--verdict-address=127.0.0.1:{verdict_port}",
-             f"--metrics-address=127.0.0.1:{metrics_port}", f"--tokens-file={tokens_file}"],
+             f"--metrics-address=127.0.0.1:{metrics_port}", f"--tokens-file={tokens_file}",
+             *(["--standby"] if args.standby else [])],
             logs,
         )  # fmt: skip
         operator = Operator(
@@ -272,6 +278,11 @@ def main() -> None:
     parser.add_argument("--interval", default="30s", help="the gates' evaluation interval")
     parser.add_argument("--window", type=float, default=120.0, help="seconds measured, per window")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds before measuring")
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="the operator runs no scheduler (a standby replica): each answer evaluated at once",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = asyncio.run(run(args))

@@ -60,7 +60,10 @@ KEEP_ASKED_SECONDS: Final = 3600.0
 class VerdictSettings:
     max_age_seconds: float = 120.0
     slack_seconds: float = 10.0
-    batch_window_seconds: float = 0.05
+    # As the scheduler's: requests for gates without a fresh evaluation within this much of
+    # each other are evaluated in one batch (each batch costs Prometheus requests whatever
+    # its size).
+    batch_window_seconds: float = 0.25
 
 
 class Refused(Exception):
@@ -145,8 +148,9 @@ class Verdicts:
         decision: Decision,
         observations: Observations,
     ) -> None:
-        """The scheduler's evaluation of a gate: kept if someone asks about that gate."""
-        if record.key in self._asked and record.spec is not None:
+        """The scheduler's evaluation of a gate, kept for the gates callers ask about: every
+        judge-only gate (that is what it is for), and the others once asked."""
+        if record.spec is not None and (record.judge_only or record.key in self._asked):
             self._latest[record.key] = Evaluation(
                 decision, record.spec, state.weight, self._clock(), "schedule", observations
             )
@@ -362,7 +366,9 @@ class Verdicts:
         records = self.runtime.records
         for key in [k for k, at in self._asked.items() if now - at > KEEP_ASKED_SECONDS]:
             self._asked.pop(key, None)
-            self._latest.pop(key, None)
+            record = records.get(key)
+            if record is None or not record.judge_only:
+                self._latest.pop(key, None)
         for key in [k for k in self._latest if k not in records]:
             self._latest.pop(key, None)
         for key, book in list(self.books.items()):

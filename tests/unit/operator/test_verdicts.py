@@ -171,8 +171,25 @@ async def test_the_schedulers_evaluations_answer_polls_at_no_cost(recorder: Reco
             answer = await ask(verdicts, "checkout")
             assert answer.source == "schedule"
     assert recorder.calls == [1]
-    # Only gates someone asked about are kept.
-    assert GateKey(NS, "never-asked") not in verdicts._latest
+    # A judge-only gate's evaluations are kept whether asked about or not (that is what it is
+    # for): its first question costs no query either.
+    assert (await ask(verdicts, "never-asked", 30)).source == "schedule"
+    assert recorder.calls == [1]
+
+
+async def test_a_driven_gates_evaluations_are_kept_once_it_is_asked_about(
+    recorder: Recorder,
+) -> None:
+    verdicts, _ = service(started(gate_body(), weight=10))
+    record = verdicts.runtime.records[GateKey(NS, "checkout")]
+    assert record.spec is not None
+    found = observations(record, canary_error_ratio=0.001)
+    state = record.evaluation_state
+    verdicts.evaluated(record, state, decide(record.spec, state, found, AT), found)
+    assert (await ask(verdicts, "checkout")).source == "request"  # not kept before
+    verdicts.evaluated(record, state, decide(record.spec, state, found, AT), found)
+    assert (await ask(verdicts, "checkout")).source == "schedule"
+    assert recorder.calls == [1]
 
 
 async def test_a_judge_only_gate_is_judged_at_the_reported_weight(recorder: Recorder) -> None:
