@@ -42,11 +42,18 @@ def apply(scenario: Scenario, docs: Iterable[dict[str, Any]]) -> None:
 
 
 def judged_gate(
-    scenario: Scenario, name: str, *, steps: list[int], interval: str = "2s"
+    scenario: Scenario,
+    name: str,
+    *,
+    steps: list[int],
+    interval: str = "2s",
+    max_increase: float = 0.02,
 ) -> dict[str, Any]:
     """A judge-only gate over the scenario's simulator: its checkout journey (red when the
     burn rate reaches 5 over 2m and 1m) and the relative canary error-rate guardrail over 10 s,
-    which a fleet-wide incident does not fail (both sides burn alike)."""
+    which a fleet-wide incident does not fail (both sides burn alike, within `max_increase`:
+    while an incident starts, a canary with few samples in the window may read a few points
+    above the stable side)."""
     return sc.gate(
         name,
         scenario.namespace,
@@ -54,7 +61,7 @@ def judged_gate(
         traffic={"provider": "external"},
         steps=steps,
         interval=interval,
-        guardrails=[sc.error_guardrail(scenario.label, min_samples=20)],
+        guardrails=[sc.error_guardrail(scenario.label, min_samples=20, max_increase=max_increase)],
     )
 
 
