@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv prerequisites test unit integration e2e lint bench bench-latency bench-scale bench-peers demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
+.PHONY: help venv prerequisites test unit integration e2e e2e-peers lint bench bench-latency bench-scale bench-peers bench-verdicts demo demo-evaluate demo-replay cluster-build peers peer-smoke cluster-up cluster-down cluster-status helm chart-crds chart-docs chart-check chart-lint dist image argocd-cm lua-harness reference clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,7 +40,11 @@ integration: venv prerequisites ## tests against a real Prometheus started by th
 	timeout 15m $(BIN)/pytest -q tests/integration
 
 e2e: venv prerequisites ## tests against a real control plane (built/reused by e2e/cluster)
-	timeout 30m $(BIN)/pytest -q tests/e2e
+	timeout 30m $(BIN)/pytest -q tests/e2e --ignore=tests/e2e/peers
+
+e2e-peers: venv prerequisites ## Argo Rollouts and Flagger (built once from their Go modules, cached) asking canarygate's verdict API on the local control plane
+	e2e/cluster/build flagger argo-rollouts
+	timeout 30m $(BIN)/pytest -q tests/e2e/peers
 
 prerequisites: ## install Debian's prometheus and etcd-server if missing (sudo when not root)
 	@scripts/install-prerequisites
@@ -55,6 +59,9 @@ lint: venv ## ruff, mypy --strict, import-linter layering contracts
 
 bench: venv ## 1,000 gates x 3 journeys against the real Prometheus fixture
 	$(BIN)/python -m bench.evaluate_many
+
+bench-verdicts: venv prerequisites ## the verdict API's cost: 1,000 callers polling every 10 s against shared journeys (ARGS=--json, --gates N, --every S)
+	$(BIN)/python -m bench.verdict_polling $(ARGS)
 
 bench-latency: venv prerequisites ## fault on -> rollback latency of the live operator, per interval (ARGS=--json, --runs N)
 	$(BIN)/python -m bench.rollback_latency $(ARGS)

@@ -7,6 +7,7 @@ measures a steady state over real data. Not a product command.
 
     python -m bench.operator_process --kubeconfig K --prometheus URL -n NS \\
         --health-address H:P --metrics-address H:P [--at RFC3339]
+        [--verdict-address H:P --verdict-token-secret NS/NAME --verdict-rate-limit N]
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from datetime import datetime
 
 from canarygate.evaluating import Connection
 from canarygate.operator import RunSettings, run
+from canarygate.operator.authenticating import AuthSettings
+from canarygate.operator.receivers import SecretRef
 from canarygate.operator.runtime import RuntimeSettings
+from canarygate.operator.verdict_serving import VerdictApiSettings
 from lab.histories import FIXTURE_NOW
 
 
@@ -53,7 +57,11 @@ def main() -> int:
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--no-window-cache", action="store_true")
     parser.add_argument("--memory-dump", metavar="PATH", help="on SIGUSR1, append heap figures")
+    parser.add_argument("--verdict-address")
+    parser.add_argument("--verdict-token-secret", action="append", default=[])
+    parser.add_argument("--verdict-rate-limit", type=float, default=20.0)
     args = parser.parse_args()
+    secrets = tuple(SecretRef(*ref.split("/", 1)) for ref in args.verdict_token_secret)
     at = datetime.fromisoformat(args.at)
     if args.memory_dump:
         signal.signal(signal.SIGUSR1, lambda *_: dump_memory(args.memory_dump))
@@ -68,6 +76,12 @@ def main() -> int:
                 connection=Connection(fallback_address=args.prometheus),
                 clock=lambda: at,
                 window_cache=not args.no_window_cache,
+            ),
+            verdict=VerdictApiSettings(
+                address=args.verdict_address,
+                auth=AuthSettings(token_secrets=secrets, token_review=not secrets),
+                rate=args.verdict_rate_limit,
+                burst=2 * args.verdict_rate_limit,
             ),
         )
     )

@@ -219,7 +219,7 @@ def render(values: Mapping[str, Any] | None = None, **options: Any) -> list[dict
 
 # The pod's listening addresses (`:8080`, `:8081`): a process on this machine listens on free
 # loopback ports instead (lab.stage.start_operator picks them).
-LISTENING_FLAGS = ("--metrics-address=", "--health-address=")
+LISTENING_FLAGS = ("--metrics-address=", "--health-address=", "--verdict-address=")
 
 
 @dataclass(frozen=True)

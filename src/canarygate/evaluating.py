@@ -158,6 +158,8 @@ class TickReport:
     http_requests: int
     cached: int = 0
     reread: int = 0
+    # What each gate's queries answered, in the order of `decisions`: a gate's queries do not
+    # depend on its weight, so a decision at another weight can be made again from them.
     observations: tuple[Observations, ...] = field(default=(), repr=False)
 
 

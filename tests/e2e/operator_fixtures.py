@@ -4,7 +4,8 @@ Prometheus target with its own `scenario` label, and helpers to read what the op
 
 - `stage` (module): `python -m canarygate run` (lab.stage.start_operator) watching a pool of
   namespaces made for the module's tests (one each); tests may kill, stop and restart it. A
-  module's `OPERATOR_ARGS` (a sequence of flags) are added to its command line.
+  module's `OPERATOR_ARGS` (a sequence of flags, or a function of the pool's namespaces
+  returning one) are added to its command line.
 - `scenario` (function): one namespace from the pool; creates objects, starts simulators,
   waits on the gate's status, reads Events, the route, `kubectl describe` and the printer
   columns. Its finalizer deletes the gates (the operator removes its finalizer, or the
@@ -229,12 +230,12 @@ class Stage:
         cluster: Cluster,
         prometheus: TargetedPrometheus,
         log_dir: Path,
-        operator_args: Sequence[str] = (),
+        operator_args: Sequence[str] | Callable[[Sequence[str]], Sequence[str]] = (),
     ) -> None:
         self.cluster = cluster
         self.prometheus = prometheus
         self.log_dir = log_dir
-        self.operator_args = tuple(operator_args)
+        self.operator_args = operator_args
         self.namespaces: list[str] = []
         self._free: list[str] = []
         self._reserved: dict[str, str] = {}
@@ -273,7 +274,11 @@ class Stage:
             prometheus=self.prometheus.url,
             log_dir=self.log_dir,
             namespaces=self.namespaces,
-            extra=self.operator_args,
+            extra=tuple(
+                self.operator_args(self.namespaces)
+                if callable(self.operator_args)
+                else self.operator_args
+            ),
             wait=False,
         )
         try:
@@ -743,7 +748,7 @@ def opened_stage(
     cluster: Cluster,
     prometheus: TargetedPrometheus,
     log_dir: Path,
-    extra: Sequence[str] = (),
+    extra: Sequence[str] | Callable[[Sequence[str]], Sequence[str]] = (),
 ) -> Iterator[Stage]:
     """A module's stage: one namespace per test of the module, the operator started with
     `extra` flags, everything stopped and deleted at the end."""

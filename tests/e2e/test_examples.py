@@ -32,12 +32,30 @@ PROVIDERS = {
 }
 
 
+# Judge-only gates route nothing: their examples are beside the tools that move the traffic,
+# and tests/e2e/peers applies them.
+JUDGE_ONLY_EXAMPLES = {
+    "external": [
+        REPO / "examples" / "argo-rollouts" / "canarygate.yaml",
+        REPO / "examples" / "flagger" / "canary.yaml",
+    ]
+}
+
+
 def test_there_is_one_example_per_provider_of_the_crd() -> None:
     crd = yaml.safe_load((REPO / "crds" / "canarygate.io_canarygates.yaml").read_text())
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     traffic = schema["properties"]["spec"]["properties"]["canary"]["properties"]["traffic"]
-    assert set(traffic["properties"]["provider"]["enum"]) == set(PROVIDERS.values())
+    assert set(traffic["properties"]["provider"]["enum"]) == set(PROVIDERS.values()) | set(
+        JUDGE_ONLY_EXAMPLES
+    )
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == set(PROVIDERS)
+    for provider, paths in JUDGE_ONLY_EXAMPLES.items():
+        for path in paths:
+            gates = [
+                d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "CanaryGate"
+            ]
+            assert [g["spec"]["canary"]["traffic"] for g in gates] == [{"provider": provider}]
 
 
 def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from canarygate.cli.readings import EXIT_CODES
+from canarygate.core.judging import actions_as_markdown, hooks_as_markdown
 from canarygate.core.matrix import matrix_as_markdown
 from canarygate.evaluating import ClientPool
 from canarygate.kube import ApiStats
@@ -18,7 +19,17 @@ from canarygate.operator.observing import Observer
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
-PAGES = ["concepts.md", "reference.md", "gitops.md", "operations.md", "comparison.md"]
+PAGES = [
+    "concepts.md",
+    "reference.md",
+    "gitops.md",
+    "operations.md",
+    "comparison.md",
+    "verdict-api.md",
+    "argo-rollouts.md",
+    "flagger.md",
+    "kargo.md",
+]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -79,6 +90,24 @@ def test_the_documented_metrics_are_the_exported_ones() -> None:
     for name in set(re.findall(r"\b(canarygate_[a-z_]+)", alerts)):
         # A histogram is exported as one name and queried by its series (`_bucket`...).
         assert re.sub(r"_(bucket|sum|count)$", "", name) in exported, name
+
+
+def test_the_verdict_pages_print_the_mappings_the_code_applies() -> None:
+    assert actions_as_markdown() in (DOCS / "verdict-api.md").read_text()
+    assert hooks_as_markdown() in (DOCS / "flagger.md").read_text()
+
+
+def test_the_verdict_pages_show_the_examples_as_they_are() -> None:
+    """The manifests the Argo Rollouts page prints are the example's own lines."""
+    page = (DOCS / "argo-rollouts.md").read_text()
+    template = (REPO / "examples" / "argo-rollouts" / "analysis-template.yaml").read_text()
+    body = template[template.index("apiVersion:") :]
+    assert body.strip() in page
+    flagger = (REPO / "examples" / "flagger" / "canary.yaml").read_text()
+    canary = flagger[flagger.index("apiVersion: flagger.app/v1beta1") : flagger.index("---")]
+    assert canary.strip() in (DOCS / "flagger.md").read_text()
+    stage = (REPO / "examples" / "kargo" / "stage.yaml").read_text()
+    assert stage[stage.index("apiVersion:") :].strip() in (DOCS / "kargo.md").read_text()
 
 
 def test_the_readme_states_checks_exit_codes() -> None:

@@ -79,3 +79,19 @@ app.kubernetes.io/part-of: canarygate
 {{- end }}
 {{- $byNamespace | toJson }}
 {{- end }}
+
+{{/* The verdict API's token Secrets grouped by namespace: {"ns": ["name", ...]} as JSON. */}}
+{{- define "canarygate.verdictSecrets" -}}
+{{- $byNamespace := dict }}
+{{- if .Values.verdict.enabled }}
+{{- range .Values.verdict.tokenSecrets }}
+{{- $name := required "verdict.tokenSecrets[].name is required" .name }}
+{{- $namespace := default $.Release.Namespace .namespace }}
+{{- $_ := set $byNamespace $namespace (append (get $byNamespace $namespace | default list) $name | uniq) }}
+{{- end }}
+{{- if and (not .Values.verdict.tokenReview) (not .Values.verdict.tokenSecrets) }}
+{{- fail "verdict.tokenReview: false needs at least one verdict.tokenSecrets entry (no caller could authenticate)" }}
+{{- end }}
+{{- end }}
+{{- $byNamespace | toJson }}
+{{- end }}

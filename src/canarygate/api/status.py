@@ -240,6 +240,7 @@ SIGNIFICANT_FIELDS: Final = (
     "intent",
     "reasonCodes",
     "freeze",
+    "verdict",  # judge-only gates: the verdict and each caller's answer (not when it was asked)
 )
 
 

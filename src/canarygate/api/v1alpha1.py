@@ -100,6 +100,10 @@ FIRST_STEP_MESSAGE: Final = (
     "the first step must be below 100 when guardrails are set: a canary's guardrails are "
     "measured on a smaller step before it takes all traffic"
 )
+EXTERNAL_APPROVAL_MESSAGE: Final = (
+    "approval is for gates canarygate moves: with provider external, the tool moving the "
+    "traffic holds its own approvals"
+)
 # Messages of the segment rules, the same in the CRD's CEL rules (test_crd_drift.py).
 JOURNEY_SEGMENTS_MESSAGE: Final = "minSegmentShare, maxSegments and segments need segmentBy"
 JOURNEY_RECORDED_MESSAGE: Final = (
@@ -363,7 +367,9 @@ class ReplicasTrafficModel(_Model):
     total_replicas: ReplicaCount
 
 
-Provider = Literal["gatewayAPI", "istio", "nginx", "replicas"]
+# `external`: a judge-only gate. Another tool moves the traffic and asks the verdict API;
+# canarygate never writes routes for it, so it takes no routing block.
+Provider = Literal["gatewayAPI", "istio", "nginx", "replicas", "external"]
 
 
 class TrafficModel(_Model):
@@ -381,9 +387,14 @@ class TrafficModel(_Model):
             "nginx": self.nginx,
             "replicas": self.replicas,
         }
+        given = sum(block is not None for block in blocks.values())
+        if self.provider == "external":
+            if given:
+                raise ValueError("provider external takes no routing block")
+            return self
         if blocks[self.provider] is None:
             raise ValueError(f"provider {self.provider} needs the {self.provider} block")
-        if sum(block is not None for block in blocks.values()) > 1:
+        if given > 1:
             raise ValueError("only the block of the chosen provider may be set")
         return self
 
@@ -570,6 +581,12 @@ class CanaryModel(_Model):
     ) -> list[SuccessMetricModel] | None:
         _require_unique([m.name for m in metrics or []], "success metric")
         return metrics
+
+    @model_validator(mode="after")
+    def _approval_needs_moves(self) -> CanaryModel:
+        if self.traffic.provider == "external" and self.approval is not None:
+            raise ValueError(EXTERNAL_APPROVAL_MESSAGE)
+        return self
 
     @model_validator(mode="after")
     def _guardrails_measured_before_full_traffic(self) -> CanaryModel:
@@ -891,6 +908,22 @@ class ApprovalStatusModel(_StatusModel):
     how: Text | None = None
 
 
+Judgements = Literal["pass", "fail", "inconclusive", "error"]
+
+
+class VerdictCallerStatusModel(_StatusModel):
+    name: Annotated[Text, StringConstraints(max_length=512)]
+    via: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    verdict: Judgements
+    weight: Percent | None = None
+    since: Timestamp
+
+
+class VerdictStatusModel(_StatusModel):
+    verdict: Judgements
+    callers: list[VerdictCallerStatusModel] | None = Field(default=None, max_length=10)
+
+
 class CanaryGateStatusModel(_StatusModel):
     phase: Annotated[Phase, TEXT_ONLY] | None = None
     health: Healths | None = None
@@ -920,6 +953,7 @@ class CanaryGateStatusModel(_StatusModel):
     exposure: ExposureStatusModel | None = None
     windows: list[WindowStatusModel] | None = Field(default=None, max_length=16)
     conditions: list[ConditionModel] | None = None
+    verdict: VerdictStatusModel | None = None
     history: list[HistoryEntryModel] | None = Field(default=None, max_length=50)
 
 

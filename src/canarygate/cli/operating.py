@@ -30,11 +30,14 @@ from canarygate.kube import KubeError
 from canarygate.kube.connecting import load_config
 from canarygate.kube.leasing import LeaseSettings
 from canarygate.operator import RunSettings, run
+from canarygate.operator.authenticating import AuthSettings
 from canarygate.operator.notifying import NotificationSettings
 from canarygate.operator.receivers import SecretRef
 from canarygate.operator.rollouts import RolloutSettings
 from canarygate.operator.runtime import RuntimeSettings
 from canarygate.operator.serving import parse_address
+from canarygate.operator.verdict_serving import VerdictApiSettings
+from canarygate.operator.verdicts import VerdictSettings
 
 PROMETHEUS_ENV = "CANARYGATE_PROMETHEUS_URL"
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -123,6 +126,52 @@ def add_run_parser(commands: Any) -> None:
         metavar="DURATION",
         help="keep retrying one notification this long, then give up (default 2m)",
     )
+    verdict = parser.add_argument_group(
+        "the verdict API for Argo Rollouts, Kargo and Flagger (see docs/verdict-api.md)"
+    )
+    verdict.add_argument(
+        "--verdict-address",
+        default="off",
+        metavar="HOST:PORT",
+        help="serve the verdict API here (default off)",
+    )
+    verdict.add_argument(
+        "--verdict-token-secret",
+        action="append",
+        default=[],
+        metavar="NAMESPACE/NAME",
+        help="a Secret whose keys are callers and values their tokens; such a token reads "
+        "the gates of the Secret's namespace only (repeatable)",
+    )
+    verdict.add_argument(
+        "--verdict-no-token-review",
+        action="store_true",
+        help="accept only the tokens of --verdict-token-secret (no TokenReview of "
+        "ServiceAccount tokens)",
+    )
+    verdict.add_argument(
+        "--verdict-audience",
+        action="append",
+        default=[],
+        metavar="AUDIENCE",
+        help="audiences a reviewed token must have been issued for (repeatable)",
+    )
+    verdict.add_argument(
+        "--verdict-max-age",
+        default="2m",
+        metavar="DURATION",
+        help="never answer from an evaluation older than this (default 2m; an evaluation is "
+        "also too old after the gate's interval + 10s)",
+    )
+    verdict.add_argument(
+        "--verdict-rate-limit",
+        type=float,
+        default=20.0,
+        metavar="PER_SECOND",
+        help="requests per second per caller, bursts of twice that (default 20)",
+    )
+    verdict.add_argument("--verdict-tls-cert-file", metavar="PATH", help="serve HTTPS")
+    verdict.add_argument("--verdict-tls-key-file", metavar="PATH")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "--concurrency",
@@ -202,6 +251,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
             rollouts=RolloutSettings(heartbeat_seconds=heartbeat),
         ),
         notifications=_notifications(args),
+        verdict=_verdict(args),
     )
 
 
@@ -227,12 +277,7 @@ def _lease(args: argparse.Namespace) -> LeaseSettings | None:
 
 
 def _notifications(args: argparse.Namespace) -> NotificationSettings:
-    refs = []
-    for text in args.notify_secret:
-        namespace, slash, name = text.partition("/")
-        if not slash or not _NAMESPACE.match(namespace) or not _OBJECT_NAME.match(name):
-            raise UsageError(f"--notify-secret: {text!r} is not NAMESPACE/NAME of a Secret")
-        refs.append(SecretRef(namespace, name))
+    refs = [_secret_ref(text, "--notify-secret") for text in args.notify_secret]
     timeout = _seconds(args.notify_timeout, "--notify-timeout")
     if not 1 <= timeout <= 60:
         raise UsageError("--notify-timeout: must be between 1s and 1m")
@@ -241,6 +286,52 @@ def _notifications(args: argparse.Namespace) -> NotificationSettings:
         raise UsageError("--notify-retry-for: must be at most 1h")
     return NotificationSettings(
         secrets=tuple(dict.fromkeys(refs)), timeout_seconds=timeout, retry_for_seconds=retry_for
+    )
+
+
+def _secret_ref(text: str, flag: str) -> SecretRef:
+    namespace, slash, name = text.partition("/")
+    if not slash or not _NAMESPACE.match(namespace) or not _OBJECT_NAME.match(name):
+        raise UsageError(f"{flag}: {text!r} is not NAMESPACE/NAME of a Secret")
+    return SecretRef(namespace, name)
+
+
+def _verdict(args: argparse.Namespace) -> VerdictApiSettings:
+    address = _listen_address(args.verdict_address, "--verdict-address")
+    refs = tuple(
+        dict.fromkeys(_secret_ref(t, "--verdict-token-secret") for t in args.verdict_token_secret)
+    )
+    if address is not None and args.verdict_no_token_review and not refs:
+        raise UsageError(
+            "--verdict-no-token-review: then --verdict-token-secret must name at least one Secret"
+        )
+    max_age = _seconds(args.verdict_max_age, "--verdict-max-age")
+    if not 1 <= max_age <= 3600:
+        raise UsageError("--verdict-max-age: must be between 1s and 1h")
+    rate = args.verdict_rate_limit
+    if not 0.1 <= rate <= 100_000:
+        raise UsageError("--verdict-rate-limit: must be between 0.1 and 100000 per second")
+    for audience in args.verdict_audience:
+        if not audience or len(audience) > 256:
+            raise UsageError(f"--verdict-audience: {audience!r} is not an audience")
+    cert, key = args.verdict_tls_cert_file, args.verdict_tls_key_file
+    if bool(cert) != bool(key):
+        raise UsageError("--verdict-tls-cert-file and --verdict-tls-key-file go together")
+    for flag, path in (("--verdict-tls-cert-file", cert), ("--verdict-tls-key-file", key)):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{flag}: {path}: no such file")
+    return VerdictApiSettings(
+        address=address,
+        verdicts=VerdictSettings(max_age_seconds=max_age),
+        auth=AuthSettings(
+            token_secrets=refs,
+            token_review=not args.verdict_no_token_review,
+            audiences=tuple(dict.fromkeys(args.verdict_audience)),
+        ),
+        rate=rate,
+        burst=max(1.0, 2 * rate),
+        tls_cert_file=cert,
+        tls_key_file=key,
     )
 
 

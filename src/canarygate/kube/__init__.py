@@ -7,6 +7,8 @@ KubeError branch of `canarygate.core.errors` at this boundary.
 - `connect()` -> `KubeApi`: gates (get, status and finalizer writes with optimistic
   concurrency), any namespaced object (read, replace), Events; bounded concurrency; `stats`.
 - `GateInformer`: paged list + watch of CanaryGates, delivering Upsert / Deleted / Synced.
+- TokenReview and SubjectAccessReview (`KubeApi.review_token`, `review_access`): who a
+  verdict API caller is and whether it may read the gate it asks about.
 """
 
 from canarygate.kube.api import KubeApi
@@ -17,6 +19,7 @@ from canarygate.kube.errors import Conflict, Forbidden, KubeError, KubeUnavailab
 from canarygate.kube.events import EventType
 from canarygate.kube.informing import GateInformer
 from canarygate.kube.refs import API_VERSION, GROUP, KIND, PLURAL, VERSION, GateRef, ObjectRefLike
+from canarygate.kube.reviews import Identity, TokenVerdict
 from canarygate.kube.stats import ApiStats
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "GateInformer",
     "GateKey",
     "GateRef",
+    "Identity",
     "InformerEvent",
     "KubeApi",
     "KubeError",
@@ -41,6 +45,7 @@ __all__ = [
     "NotFound",
     "ObjectRefLike",
     "Synced",
+    "TokenVerdict",
     "Upsert",
     "connect",
 ]

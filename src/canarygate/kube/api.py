@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -36,6 +36,16 @@ from canarygate.kube.refs import (
     ref_path,
     ref_target,
     target,
+)
+from canarygate.kube.reviews import (
+    ACCESS_REVIEWS,
+    TOKEN_REVIEWS,
+    Identity,
+    TokenVerdict,
+    access_review_body,
+    read_access_review,
+    read_token_review,
+    token_review_body,
 )
 from canarygate.kube.stats import ApiStats
 
@@ -292,6 +302,43 @@ class KubeApi:
             verb="get",
             target=target("", "secrets", namespace, name),
         )
+
+    # Reviews: who a token is, what it may do ------------------------------------------------
+
+    async def review_token(self, token: str, audiences: Sequence[str] = ()) -> TokenVerdict:
+        """TokenReview: the identity a bearer token stands for, or why it stands for none.
+        A refusal of the review itself (no right to create it, an API failure) raises."""
+        answer = await self._raw.request(
+            "POST",
+            TOKEN_REVIEWS,
+            verb="create",
+            target="tokenreviews.authentication.k8s.io",
+            body=token_review_body(token, audiences),
+        )
+        return read_token_review(answer)
+
+    async def review_access(
+        self,
+        identity: Identity,
+        *,
+        verb: str,
+        group: str,
+        resource: str,
+        namespace: str,
+        name: str,
+    ) -> bool:
+        """SubjectAccessReview: whether `identity` may `verb` that object."""
+        answer = await self._raw.request(
+            "POST",
+            ACCESS_REVIEWS,
+            verb="create",
+            target="subjectaccessreviews.authorization.k8s.io",
+            body=access_review_body(
+                identity, verb=verb, group=group, resource=resource, namespace=namespace,
+                name=name,
+            ),
+        )  # fmt: skip
+        return read_access_review(answer)
 
     # Events --------------------------------------------------------------------------------
 

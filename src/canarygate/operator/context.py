@@ -20,7 +20,7 @@ from canarygate.kube import Conflict, EventType, GateRef
 from canarygate.operator import conditions
 from canarygate.operator.actuating import ObjectStore
 from canarygate.operator.logs import gate_fields
-from canarygate.operator.records import GateRecord
+from canarygate.operator.records import GateKey, GateRecord
 from canarygate.operator.vocabulary import EventReason
 from canarygate.traffic import TrafficBackend, backend_for
 
@@ -104,6 +104,7 @@ class GateContext:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notify: Notify | None = None,
         safety: SafetyMetrics | None = None,
+        callers: Callable[[GateKey], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.store = store
         self.remember = remember
@@ -111,6 +112,8 @@ class GateContext:
         self.clock = clock
         self.notify = notify
         self.safety = safety
+        # What the verdict API answered whom about a gate (judge-only gates show it).
+        self.callers: Callable[[GateKey], list[dict[str, Any]]] = callers or (lambda _: [])
 
     def backend(self, record: GateRecord) -> TrafficBackend:
         return backend_for(record.provider, record.key.namespace, record.traffic_settings)

@@ -41,6 +41,7 @@ _BREACH_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 # Exposure between two evaluations counts at most this many intervals (a gate not seen for
 # longer, during a backoff or an outage of the operator, is not counted for the gap).
 _EXPOSURE_INTERVALS = 3
+_REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class Observer:
@@ -150,6 +151,31 @@ class Observer:
             "canarygate_forced_promotions",
             "Promotions forced by a person (canarygate.io/promote), by gate.",
             ["namespace", "name"],
+            registry=r,
+        )
+        # The verdict API (with --verdict-address).
+        self.verdicts = Counter(
+            "canarygate_verdicts",
+            "Verdicts the verdict API answered, by verdict and caller.",
+            ["verdict", "caller"],
+            registry=r,
+        )
+        self.verdict_requests = Counter(
+            "canarygate_verdict_requests",
+            "Requests to the verdict API, by HTTP status code.",
+            ["code"],
+            registry=r,
+        )
+        self.verdict_duration = Histogram(
+            "canarygate_verdict_request_duration_seconds",
+            "Time to answer one verdict API request, from its arrival to its answer.",
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.verdict_evaluations = Counter(
+            "canarygate_verdict_evaluations",
+            "Gates evaluated at once for the verdict API (no fresh evaluation to answer from), "
+            "after coalescing.",
             registry=r,
         )
         self._gates: dict[tuple[str, str], int] = {}

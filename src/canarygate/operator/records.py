@@ -46,7 +46,7 @@ from canarygate.core.specs import (
 )
 from canarygate.core.state import GateState
 from canarygate.core.vocabulary import Enforcement, Phase
-from canarygate.traffic import backend_for
+from canarygate.traffic import JUDGE_ONLY, backend_for
 
 FINALIZER = "canarygate.io/restore-traffic"
 
@@ -157,6 +157,9 @@ class GateRecord:
     notes: dict[str, str] = field(default_factory=dict)  # last Event reason per topic
     # A change (an approval, a control) arrived while the gate was busy: see it again at once.
     poked: bool = False
+    # A judge-only gate: the weight its latest caller reported (in memory until the next
+    # status write records it as status.weight).
+    reported_weight: int | None = None
     _planned: tuple[PlannedQuery, ...] | None = None
     _slow: tuple[SlowWindow, ...] | None = None
 
@@ -176,6 +179,19 @@ class GateRecord:
         if found is None and self.spec is not None:
             found = self._slow = cast(tuple[SlowWindow, ...], _shared(plan_slow_windows(self.spec)))
         return found or ()
+
+    @property
+    def judge_only(self) -> bool:
+        """canarygate judges this gate for another tool and never moves its traffic."""
+        return self.provider in JUDGE_ONLY
+
+    @property
+    def evaluation_state(self) -> GateState:
+        """The state a decision starts from: a judge-only gate is judged at the weight its
+        callers last reported, the others at the weight canarygate set."""
+        if self.reported_weight is None or self.reported_weight == self.state.weight:
+            return self.state
+        return replace(self.state, weight=self.reported_weight)
 
     @property
     def interval_seconds(self) -> float:
@@ -351,9 +367,10 @@ def record_from(body: Mapping[str, Any], previous: GateRecord | None = None) -> 
         traffic_settings=parsed.traffic_settings,
         prometheus_address=parsed.prometheus_address,
         prometheus_timeout_seconds=parsed.prometheus_timeout_seconds,
-        # A rollout has started once its original routing is saved and its phase set.
+        # A rollout has started once its original routing is saved and its phase set; a
+        # judge-only gate has no routing to save.
         started=status.get("phase") not in (None, str(Phase.INVALID))
-        and bool((status.get("traffic") or {}).get("original")),
+        and (bool((status.get("traffic") or {}).get("original")) or parsed.provider in JUDGE_ONLY),
         status_revision=status.get("revision"),
         state=state_from_status(status),
         intent=intent_from_status(status.get("intent")),

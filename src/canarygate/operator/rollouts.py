@@ -5,7 +5,8 @@ decision of this tick when the gate was evaluated. It performs at most one trans
 says when the gate wants to be seen again. The transitions, and the order of their writes that
 makes a restart exact, live in `lifecycle` (invalid spec, finalizer, a rollout's start, the
 restore on delete), `moving` (advance, promote, rollback), `holding` and `drifting` (routing
-changed by someone else).
+changed by someone else). A judge-only gate (provider external) takes `judging`'s instead:
+it is evaluated and its verdict recorded, and its traffic never touched.
 
 Failures stay with their gate: a missing route gives a condition, an Event and a backoff,
 never an exception out of `process`.
@@ -23,7 +24,7 @@ from canarygate.core.decisions import Decision
 from canarygate.core.errors import ActuatorError, CanarygateError, NotLeader
 from canarygate.core.vocabulary import Action
 from canarygate.kube import KubeError
-from canarygate.operator import auditing, controlling, drifting, holding, lifecycle, moving
+from canarygate.operator import auditing, controlling, drifting, holding, judging, lifecycle, moving
 from canarygate.operator.context import (
     AT_INTERVAL,
     GateContext,
@@ -34,7 +35,7 @@ from canarygate.operator.context import (
     SafetyMetrics,
 )
 from canarygate.operator.logs import gate_fields
-from canarygate.operator.records import FINALIZER, GateRecord
+from canarygate.operator.records import FINALIZER, GateKey, GateRecord
 
 __all__ = ["GateStore", "Next", "RolloutSettings", "Rollouts"]
 
@@ -50,9 +51,10 @@ class Rollouts:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notify: Notify | None = None,
         safety: SafetyMetrics | None = None,
+        callers: Callable[[GateKey], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.settings = settings or RolloutSettings()
-        self.context = GateContext(store, remember, self.settings, clock, notify, safety)
+        self.context = GateContext(store, remember, self.settings, clock, notify, safety, callers)
 
     async def process(self, record: GateRecord, decision: Decision | None) -> Next:
         """One transition of one gate; never raises for a problem of that gate."""
@@ -77,6 +79,8 @@ class Rollouts:
 
     async def _process(self, record: GateRecord, decision: Decision | None) -> Next:
         ctx = self.context
+        if record.judge_only:
+            return await judging.process(ctx, record, decision)
         if record.deleting:
             return await lifecycle.finalize(ctx, record)
         if record.problem is not None:

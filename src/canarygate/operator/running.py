@@ -18,6 +18,7 @@ from typing import Any
 
 import kopf
 
+from canarygate.core.errors import KubeError
 from canarygate.kube import (
     Deleted,
     GateInformer,
@@ -28,12 +29,16 @@ from canarygate.kube import (
     connect,
 )
 from canarygate.kube.leasing import LeaderElector, LeaseSettings
+from canarygate.operator.authenticating import Authenticator
 from canarygate.operator.fencing import FencedStore
 from canarygate.operator.logs import configure_logging
 from canarygate.operator.notifying import NotificationSettings, Notifier
 from canarygate.operator.observing import Observer
 from canarygate.operator.runtime import Runtime, RuntimeSettings
 from canarygate.operator.serving import make_app, serve
+from canarygate.operator.verdict_serving import VerdictApi, VerdictApiSettings, serve_verdicts
+from canarygate.operator.verdicts import Verdicts
+from canarygate.traffic import ObjectRef
 
 log = logging.getLogger("canarygate.operator")
 
@@ -50,6 +55,8 @@ class RunSettings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     # With several replicas: the Lease they elect the active one with (None: act alone).
     leader_election: LeaseSettings | None = None
+    # The verdict API (off without an address).
+    verdict: VerdictApiSettings = field(default_factory=VerdictApiSettings)
 
 
 class Operator:
@@ -67,6 +74,8 @@ class Operator:
         self._lease_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._servers: list[Any] = []
+        self.verdicts: Verdicts | None = None
+        self.authenticator: Authenticator | None = None
 
     async def start(self) -> None:
         self.api = connect(self.settings.kubeconfig)
@@ -104,6 +113,8 @@ class Operator:
             asyncio.create_task(self.runtime.run(), name="canarygate scheduler"),
         ]
         await self._serve()
+        if self.settings.verdict.address:
+            await self._serve_verdicts(self.settings.verdict.address)
         log.info(
             "canarygate operator started (%s)",
             ", ".join(self.settings.namespaces) or "all namespaces",
@@ -131,6 +142,36 @@ class Operator:
                 metrics=address == self.settings.metrics_address,
             )
             self._servers.append(await serve(app, address))
+
+    async def _serve_verdicts(self, address: str) -> None:
+        runtime, api = self.runtime, self.api
+        assert runtime is not None
+        assert api is not None
+        settings = self.settings.verdict
+        verdicts = self.verdicts = Verdicts(runtime, settings.verdicts, self.observer)
+        runtime.on_evaluated = verdicts.evaluated
+        runtime.callers_of = verdicts.callers_of
+        self.authenticator = Authenticator(api, settings.auth)
+        await self.authenticator.start()
+
+        async def canary_weight(namespace: str, name: str) -> int | None:
+            """A Flagger Canary's weight now (its status.canaryWeight), or None."""
+            ref = ObjectRef("flagger.app", "v1beta1", "Canary", "canaries", namespace, name)
+            try:
+                found = await api.read_objects([ref])
+            except KubeError as error:
+                log.warning("verdict API: cannot read Canary %s/%s: %s", namespace, name, error)
+                return None
+            weight = ((found.get(ref) or {}).get("status") or {}).get("canaryWeight")
+            if isinstance(weight, int) and not isinstance(weight, bool) and 0 <= weight <= 100:
+                return weight
+            return None
+
+        server = VerdictApi(
+            verdicts, self.authenticator, self.observer, settings, canary_weight=canary_weight
+        )
+        self._servers.append(await serve_verdicts(server, address))
+        log.info("verdict API listening on %s", address)
 
     def _leading(self, leading: bool) -> None:
         assert self.runtime is not None
@@ -166,6 +207,10 @@ class Operator:
                 await task
         for server in self._servers:
             await server.cleanup()
+        if self.verdicts is not None:
+            await self.verdicts.close()
+        if self.authenticator is not None:
+            await self.authenticator.close()
         if self.api is not None:
             await self.api.close()
         if self.lease_api is not None:

@@ -22,6 +22,7 @@ from canarygate.core.decisions import Decision
 from canarygate.core.durations import Duration
 from canarygate.core.errors import ConfigurationError, SpecError
 from canarygate.core.observations import Observations
+from canarygate.core.state import GateState
 from canarygate.evaluating import (
     ClientPool,
     Connection,
@@ -79,6 +80,12 @@ class Runtime:
         self.queue: DueQueue[GateKey] = DueQueue()
         self.pool = ClientPool()
         self.webhooks = WebhookCaller()
+        # Set by the verdict API when it runs: told of every evaluation the scheduler makes,
+        # and asked what it answered whom about a gate (judge-only gates record it).
+        self.on_evaluated: (
+            Callable[[GateRecord, GateState, Decision, Observations], None] | None
+        ) = None
+        self.callers_of: Callable[[GateKey], list[dict[str, Any]]] = lambda _: []
         self.rollouts = Rollouts(
             rollouts_store,
             self.remember,
@@ -86,6 +93,7 @@ class Runtime:
             clock=settings.clock,
             notify=notify,
             safety=self.observer,
+            callers=lambda key: self.callers_of(key),  # noqa: PLW0108 (bound later)
         )
         self._busy: set[GateKey] = set()
         self._room = asyncio.Event()  # set when few enough gates are in work to take more
@@ -117,6 +125,7 @@ class Runtime:
             record.last_due = old.last_due
             record.notes = old.notes
             record.poked = old.poked
+            record.reported_weight = old.reported_weight
         self.records[key] = record
         changed = (
             old is None
@@ -218,7 +227,7 @@ class Runtime:
         others: list[GateRecord] = []
         for record in records:
             self._busy.add(record.key)
-            config = self._config(record) if record.evaluable else None
+            config = self.config_of(record) if record.evaluable else None
             if config is None:
                 others.append(record)
             else:
@@ -234,7 +243,9 @@ class Runtime:
         await asyncio.gather(*work, return_exceptions=True)
         self.observer.tick_finished(time.monotonic() - started)
 
-    def _config(self, record: GateRecord) -> PrometheusConfig | None:
+    def config_of(self, record: GateRecord) -> PrometheusConfig | None:
+        """The Prometheus a gate is evaluated against, or None (with `record.problem` set
+        when the gate's own settings are at fault)."""
         timeout = record.prometheus_timeout_seconds
         known = self._configs.get((record.prometheus_address, timeout))
         if known is not None:
@@ -277,9 +288,10 @@ class Runtime:
         started = time.monotonic()
         client = self.pool.client_for(config)
         cache = self.pool.cache_for(config) if self.settings.window_cache else None
+        states = [r.evaluation_state for r in group]
         try:
             report = await evaluate_specs(
-                [(r.spec, r.state) for r in group if r.spec is not None],
+                [(r.spec, s) for r, s in zip(group, states, strict=True) if r.spec is not None],
                 client,
                 at,
                 planned=[r.planned for r in group if r.spec is not None],
@@ -293,6 +305,11 @@ class Runtime:
                 self._finished(record.key, Next(failed=True))
             return
         self.observer.evaluated(report, time.monotonic() - started)
+        if self.on_evaluated is not None:
+            for record, state, decision, observed in zip(
+                group, states, report.decisions, report.observations, strict=True
+            ):
+                self.on_evaluated(record, state, decision, observed)
         await asyncio.gather(
             *(
                 self._checked_then_process(record, decision, observed)

@@ -35,6 +35,9 @@ class EventReason(StrEnum):
     CONTROL_IGNORED = "ControlIgnored"
     # The spec was edited during a rollout (operator.auditing).
     SPEC_EDITED = "SpecEdited"
+    # Judge-only gates (provider external): judging a revision starts; the verdict changed.
+    JUDGING_STARTED = "JudgingStarted"
+    VERDICT_CHANGED = "VerdictChanged"
 
 
 class ConditionType(StrEnum):

@@ -30,16 +30,19 @@ from canarygate.traffic.errors import (
     TargetMissing,
     WeightUnavailable,
 )
+from canarygate.traffic.external import ExternalBackend
 from canarygate.traffic.gateway_api import GatewayApiBackend
 from canarygate.traffic.istio import IstioBackend
 from canarygate.traffic.nginx import NginxBackend
 from canarygate.traffic.replicas import ReplicasBackend
 
 __all__ = [
+    "JUDGE_ONLY",
     "MANAGED_LABEL",
     "MANAGED_LABEL_VALUE",
     "PROVIDERS",
     "CheckOutcome",
+    "ExternalBackend",
     "GatewayApiBackend",
     "IstioBackend",
     "NginxBackend",
@@ -118,13 +121,20 @@ def _replicas(namespace: str, block: _Settings) -> TrafficBackend:
     )
 
 
+def _external(namespace: str, block: _Settings) -> TrafficBackend:
+    return ExternalBackend(namespace)
+
+
 _FACTORIES: dict[str, Callable[[str, _Settings], TrafficBackend]] = {
     "gatewayAPI": _gateway_api,
     "istio": _istio,
     "nginx": _nginx,
     "replicas": _replicas,
+    "external": _external,
 }
 PROVIDERS = tuple(_FACTORIES)
+# Providers whose traffic canarygate does not move: judge-only gates (see `external`).
+JUDGE_ONLY = frozenset({ExternalBackend.provider})
 
 
 def backend_for(provider: str, namespace: str, settings: Mapping[str, Any]) -> TrafficBackend:

@@ -30,6 +30,7 @@ from canarygate.api.v1alpha1 import (
     CHECK_BOUNDS_MESSAGE,
     CHECK_KIND_MESSAGE,
     CHECK_ORDER_MESSAGE,
+    EXTERNAL_APPROVAL_MESSAGE,
     FIRST_STEP_MESSAGE,
     GUARDRAIL_LABELS_MESSAGE,
     GUARDRAIL_SEGMENTS_MESSAGE,
@@ -275,10 +276,10 @@ def test_duration_rule_reads_the_bounds() -> None:
     assert rule != duration_rule(COMPLIANCE_WINDOW_BOUNDS)
 
 
-def test_first_step_rule_has_the_models_message() -> None:
+def test_the_canary_rules_have_the_models_messages() -> None:
     canary = crd_schema()["properties"]["spec"]["properties"]["canary"]
     messages = [rule["message"] for rule in canary["x-kubernetes-validations"]]
-    assert messages == [FIRST_STEP_MESSAGE]
+    assert messages == [EXTERNAL_APPROVAL_MESSAGE, FIRST_STEP_MESSAGE]
 
 
 def test_segment_rules_have_the_models_messages() -> None:

@@ -27,6 +27,13 @@ EVERYTHING: dict[str, Any] = {
     "prometheus": {"address": "http://prometheus.monitoring:9090"},
     "serviceMonitor": {"enabled": True},
     "admissionPolicy": {"enabled": True},
+    "verdict": {
+        "enabled": True,
+        "tokenSecrets": [{"name": "verdict-tokens", "namespace": "shop"}],
+        "flaggerCanaries": True,
+        "tlsSecret": "verdict-tls",
+        "audiences": ["canarygate"],
+    },
 }
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
@@ -213,7 +220,9 @@ def test_every_setting_reaches_its_flag(tmp_path: Path) -> None:
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
     monitor = only(docs, "ServiceMonitor")
-    service = only(docs, "Service")
+    service = next(
+        d for d in of_kind(docs, "Service") if d["metadata"]["name"].endswith("-metrics")
+    )
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -285,7 +294,7 @@ def test_the_operator_command_is_the_containers_without_its_listening_addresses(
     assert operator.flags == [
         arg
         for arg in container(docs)["args"][1:]
-        if not arg.startswith(("--metrics-address", "--health-address"))
+        if not arg.startswith(("--metrics-address", "--health-address", "--verdict-address"))
     ]
     assert "--namespace=shop" in operator.flags
     assert "--leader-elect" in operator.flags
@@ -550,3 +559,70 @@ def test_cluster_scope_binds_the_policy_in_every_namespace() -> None:
     binding = only(docs, "ValidatingAdmissionPolicyBinding")
     assert "matchResources" not in binding["spec"]
     assert binding["spec"]["validationActions"] == ["Warn", "Audit"]
+
+
+# -- the verdict API -----------------------------------------------------------------------------
+
+
+def test_the_verdict_api_is_off_by_default() -> None:
+    docs = render()
+    assert run_args(docs).verdict_address == "off"
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-verdict")]
+    assert not {g for g in grants(docs) if g[1] in ("tokenreviews", "subjectaccessreviews")}
+
+
+def test_the_verdict_api_gets_its_flags_port_service_and_tls(tmp_path: Path) -> None:
+    docs = render(EVERYTHING, namespace="ops")
+    args = run_args(docs)
+    assert args.verdict_address == ":8082"
+    assert args.verdict_token_secret == ["shop/verdict-tokens"]
+    assert args.verdict_audience == ["canarygate"]
+    assert (args.verdict_max_age, args.verdict_rate_limit) == ("2m", 20.0)
+    service = next(
+        d for d in of_kind(docs, "Service") if d["metadata"]["name"].endswith("-verdict")
+    )
+    [port] = service["spec"]["ports"]
+    ports = {p["name"]: p["containerPort"] for p in container(docs)["ports"]}
+    assert (port["port"], port["targetPort"], ports["verdict"]) == (8082, "verdict", 8082)
+    assert (
+        service["spec"]["selector"] == only(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    )
+    found = container(docs)
+    mounts = {m["mountPath"]: m["name"] for m in found["volumeMounts"]}
+    assert mounts[args.verdict_tls_cert_file.rpartition("/")[0]] == "verdict-tls"
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    tls = next(v for v in pod["volumes"] if v["name"] == "verdict-tls")
+    assert tls["secret"]["secretName"] == "verdict-tls"
+    assert {i["path"] for i in tls["secret"]["items"]} == {"tls.crt", "tls.key"}
+
+
+def test_the_verdict_api_may_review_tokens_and_read_its_own_secrets_only() -> None:
+    docs = render(EVERYTHING, namespace="ops")
+    reviews = next(
+        d for d in of_kind(docs, "ClusterRole") if d["metadata"]["name"].endswith("-verdict")
+    )
+    assert reviews["rules"] == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"],
+         "verbs": ["create"]},
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
+         "verbs": ["create"]},
+    ]  # fmt: skip
+    tokens = [d for d in of_kind(docs, "Role") if d["metadata"]["name"].endswith("-verdict-tokens")]
+    assert [(d["metadata"]["namespace"], d["rules"]) for d in tokens] == [
+        ("shop", [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["verdict-tokens"],
+                   "verbs": ["get"]}]),
+    ]  # fmt: skip
+    assert ("flagger.app", "canaries", "get") in grants(docs)
+    assert not {g for g in grants(docs) if g[0] == "flagger.app" and g[2] != "get"}
+    without = render({"verdict": {"enabled": True}})
+    assert ("flagger.app", "canaries", "get") not in grants(without)
+    only_secrets = render(
+        {"verdict": {"enabled": True, "tokenReview": False, "tokenSecrets": [{"name": "t"}]}}
+    )
+    assert run_args(only_secrets).verdict_no_token_review is True
+    assert not {g for g in grants(only_secrets) if g[1] in ("tokenreviews", "subjectaccessreviews")}
+
+
+def test_the_verdict_api_needs_a_way_in() -> None:
+    with pytest.raises(HelmError, match=r"needs at least one verdict\.tokenSecrets"):
+        render({"verdict": {"enabled": True, "tokenReview": False}})

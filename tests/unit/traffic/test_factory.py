@@ -12,7 +12,9 @@ import yaml
 
 from canarygate.core.errors import SpecError
 from canarygate.traffic import (
+    JUDGE_ONLY,
     PROVIDERS,
+    ExternalBackend,
     GatewayApiBackend,
     IstioBackend,
     NginxBackend,
@@ -35,6 +37,8 @@ TRAFFIC = traffic_schema()
 # Keys the CRD requires but a backend does not need: ingress-nginx weighs by the canary
 # Ingress alone, so the stable Ingress is never read.
 UNREAD = {"nginx": {"ingress"}}
+# Providers with a routing block (a judge-only gate has no routing for canarygate to read).
+ROUTED = [p for p in PROVIDERS if p not in JUDGE_ONLY]
 
 
 class Recording(Mapping[str, Any]):
@@ -71,7 +75,7 @@ def test_the_factory_knows_exactly_the_crds_providers() -> None:
     assert set(PROVIDERS) == set(TRAFFIC["properties"]["provider"]["enum"])
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ROUTED)
 def test_the_factory_reads_the_crds_keys(provider: str) -> None:
     settings = Recording(full_block(provider))
     backend_for(provider, "shop", settings)
@@ -79,7 +83,7 @@ def test_the_factory_reads_the_crds_keys(provider: str) -> None:
     assert settings.read == properties - UNREAD.get(provider, set())
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", ROUTED)
 def test_a_missing_required_key_names_the_field(provider: str) -> None:
     for key in TRAFFIC["properties"][provider]["required"]:
         if key in UNREAD.get(provider, set()):
@@ -89,6 +93,14 @@ def test_a_missing_required_key_names_the_field(provider: str) -> None:
         with pytest.raises(SpecError) as error:
             backend_for(provider, "shop", block)
         assert error.value.field == f"spec.canary.traffic.{provider}.{key}"
+
+
+def test_the_judge_only_provider_has_no_block_and_reads_nothing() -> None:
+    assert set(JUDGE_ONLY) == {"external"}
+    assert "external" not in TRAFFIC["properties"]
+    settings = Recording({})
+    assert backend_for("external", "shop", settings) == ExternalBackend("shop")
+    assert settings.read == set()
 
 
 def test_each_provider_builds_its_backend() -> None:
