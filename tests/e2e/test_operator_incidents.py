@@ -166,7 +166,7 @@ def test_no_step_before_the_cooldown_and_a_clearance_ends_a_freeze(scenario: Sce
     assert (clearance["applied"], clearance["reason"], clearance["revision"]) == (
         True, "triage done", red_since,
     )  # fmt: skip
-    assert "FreezeCleared" in scenario.event_reasons("cleared")
+    scenario.wait_event("cleared", "FreezeCleared", timeout=10)
     # Nothing is left to clear: the CLI says so.
     again = subprocess.run(
         [sys.executable, "-m", "canarygate", "clear-freeze", f"{scenario.namespace}/cleared",

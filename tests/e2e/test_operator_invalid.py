@@ -105,4 +105,4 @@ def test_a_gate_whose_backends_are_the_same_service_is_invalid(scenario: Scenari
     [spec_valid] = [c for c in status["conditions"] if c["type"] == "SpecValid"]
     assert spec_valid["status"] == "False"
     assert "canaryBackend" in spec_valid["message"]
-    assert "InvalidSpec" in scenario.event_reasons("web")
+    scenario.wait_event("web", "InvalidSpec", timeout=10)  # written after the status

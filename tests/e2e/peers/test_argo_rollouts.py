@@ -233,4 +233,4 @@ def test_a_burning_canary_is_aborted_by_argo_rollouts_on_canarygates_fail(
         timeout=60,
     )
     assert failed
-    assert "VerdictChanged" in scenario.event_reasons("checkout")
+    scenario.wait_event("checkout", "VerdictChanged", timeout=10)
