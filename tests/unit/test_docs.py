@@ -25,9 +25,9 @@ def test_readme_starts_with_the_demo_and_the_tests() -> None:
     assert commands[:2] == ["make demo", "make test"]
 
 
-def test_the_readme_incident_example_is_the_example_file() -> None:
-    readme = README.read_text()
-    section = readme[readme.index("## Incident controls") :]
+def test_the_incident_example_is_the_example_file() -> None:
+    page = (REPO / "docs" / "incidents.md").read_text()
+    section = page[page.index("## Incident controls") :]
     block = section[section.index("```yaml\n") + len("```yaml\n") :]
     shown = yaml.safe_load(block[: block.index("```")])
     assert shown == yaml.safe_load((REPO / "examples" / "hotfix-gate.yaml").read_text())
