@@ -108,7 +108,7 @@ def add_run_parser(commands: Any) -> None:
         metavar="DURATION",
         help="a standby takes over after the Lease went this long unrenewed (default 15s)",
     )
-    notify = parser.add_argument_group("notifications (see the README, Notifications)")
+    notify = parser.add_argument_group("notifications (see docs/notifications.md)")
     notify.add_argument(
         "--notify-secret",
         action="append",

@@ -2,7 +2,7 @@
 
 Pure: built from the `Transition` (the gate as just written, whose status holds the
 evidence) and the instant it was announced. Its keys are a contract (`SCHEMA`; documented
-in the README, "Notifications"): keys may be added, none renamed or removed.
+in docs/notifications.md): keys may be added, none renamed or removed.
 
     schema      "canarygate.io/notification/v1"
     id          "<gate uid>/<resourceVersion written>/<reason>": the same for a retried post,
