@@ -68,7 +68,7 @@ async def drift_check(
         return AT_INTERVAL
     why = (
         f"{check.reason}, but canarygate set {record.state.weight}%: routing was changed "
-        "outside canarygate (see the GitOps settings in the README); holding"
+        "outside canarygate (see the GitOps settings in docs/gitops.md); holding"
     )
     now = ctx.clock()
 

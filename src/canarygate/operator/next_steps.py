@@ -227,7 +227,7 @@ def _traffic_error(f: Facts) -> str:
 def _mismatch(f: Facts) -> str:
     return (
         "Someone else changed the routing: revert that change, or keep your GitOps tool from "
-        "syncing the weights canarygate manages (README, Traffic providers and GitOps). The "
+        "syncing the weights canarygate manages (docs/gitops.md). The "
         "gate holds until the weights are back."
     )
 
