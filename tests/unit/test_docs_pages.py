@@ -110,9 +110,9 @@ def test_the_verdict_pages_show_the_examples_as_they_are() -> None:
     assert stage[stage.index("apiVersion:") :].strip() in (DOCS / "kargo.md").read_text()
 
 
-def test_the_readme_states_checks_exit_codes() -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Pipelines: `canarygate check`") :]
+def test_the_cli_page_states_checks_exit_codes() -> None:
+    page = (DOCS / "cli.md").read_text()
+    section = page[page.index("## Pipelines: `canarygate check`") :]
     for outcome, code in EXIT_CODES.items():
         assert f"| `{code}` |" in section, code
         assert str(outcome) in section, outcome

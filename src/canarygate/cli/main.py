@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_INTERNAL
-    except Exception as error:  # the last resort: documented in the README
+    except Exception as error:  # the last resort: documented in docs/cli.md
         if os.environ.get(DEBUG_ENV) == "1":
             raise
         _say(_internal(error))

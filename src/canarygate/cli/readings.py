@@ -29,7 +29,7 @@ class Outcome(StrEnum):
     ERROR = "error"  # the gate could not be followed: the API, a deleted gate, a new revision
 
 
-# The documented exit codes of `canarygate check` (README, docs/): scripts depend on them.
+# The documented exit codes of `canarygate check` (docs/cli.md): scripts depend on them.
 EXIT_CODES: dict[Outcome, int] = {
     Outcome.PROMOTED: 0,
     Outcome.ROLLED_BACK: 1,
