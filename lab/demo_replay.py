@@ -1,6 +1,6 @@
 """`make demo-replay`: `canarygate replay` on examples/storefront-gate.yaml over the fixture's
 week of storefront history (lab/histories.py: two canary blips, a customer blip, an exporter
-gap and Tuesday's incident), and the picture the README shows.
+gap and Tuesday's incident), and the picture docs/replay.md shows.
 
 Starts a real Prometheus on the synthetic histories, replays the week with the canary held at
 25 % (what the gate would have said at every minute) and draws it, then replays a rollout that
@@ -79,7 +79,7 @@ if __name__ == "__main__":
         "--plot-dir",
         type=Path,
         default=ROOT / "docs" / "images",
-        help=f"where {PICTURE} is drawn (default docs/images, the README's picture)",
+        help=f"where {PICTURE} is drawn (default docs/images, docs/replay.md's picture)",
     )
     arguments = parser.parse_args()
     sys.exit(run(arguments.serve, arguments.plot_dir))

@@ -264,7 +264,7 @@ def _canary_latency_lines(history: CanaryHistory) -> Iterator[str]:
 
 
 # A week of a storefront, sampled every 30 s, for replays (`canarygate replay`). Its events,
-# by their start before FIXTURE_NOW, are what the replay tests and the README's replay expect.
+# by their start before FIXTURE_NOW, are what the replay tests and docs/replay.md expect.
 WEEK = 7 * DAY
 WEEK_STEP = 30
 CANARY_BLIP_AGE = 6 * DAY  # the canary fails 20 % of requests for one minute
