@@ -1,4 +1,5 @@
-"""The README documents behaviour that the code defines: keep them from drifting apart."""
+"""The README and the pages it moved to docs/ document behaviour that the code defines: keep
+them from drifting apart."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 
 
-def test_readme_matrix_is_the_effective_default_matrix() -> None:
-    assert matrix_as_markdown() in README.read_text()
+def test_the_decisions_page_matrix_is_the_effective_default_matrix() -> None:
+    assert matrix_as_markdown() in (REPO / "docs" / "decisions.md").read_text()
 
 
 def test_readme_starts_with_the_demo_and_the_tests() -> None:

@@ -7,8 +7,8 @@ holds; a canary whose exposure is not proven, or any inconclusive guardrail, hol
 matrix mode (a hotfix's lane, a freeze's cooldown, a freeze window) says whether a passing
 evaluation may move traffic; success metrics say whether the last step promotes (never more
 than that); last, the checks due (core.checking) may hold the move, or roll back when a
-critical one failed. These are the nine rules of the README's precedence list, numbered in
-core.explaining.
+critical one failed. These are the nine rules of the precedence list in docs/decisions.md,
+numbered in core.explaining.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from canarygate.core.state import clock_time
 from canarygate.core.success import SuccessAssessment
 from canarygate.core.vocabulary import Health, Mode, WindowEffect
 
-# The precedence of `decide` (README "How a decision is made"), by the deciding reason's code.
+# The precedence of `decide` (docs/decisions.md), by the deciding reason's code.
 _PRECEDENCE: dict[ReasonCode, str] = {
     ReasonCode.TERMINAL: "1 (the rollout already ended)",
     ReasonCode.ROLLBACK: "2 (a guardrail counted as critical, or a critical check, failed "

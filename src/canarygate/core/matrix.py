@@ -101,7 +101,7 @@ DEFAULT_POLICY = MatrixPolicy()
 
 
 def matrix_as_markdown(policy: MatrixPolicy = DEFAULT_POLICY) -> str:
-    """The effective matrix as the Markdown table in the README."""
+    """The effective matrix as the Markdown table in docs/decisions.md and docs/concepts.md."""
     lines = ["| health | risk | mode | behaviour |", "|---|---|---|---|"]
     for (health, risk), _ in DEFAULT_MATRIX.items():
         mode = mode_for(policy, health, risk)
