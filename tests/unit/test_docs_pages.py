@@ -21,14 +21,31 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 PAGES = [
     "concepts.md",
+    "decisions.md",
+    "resource.md",
     "reference.md",
+    "incidents.md",
+    "cli.md",
+    "replay.md",
+    "providers.md",
     "gitops.md",
     "operations.md",
+    "notifications.md",
     "comparison.md",
     "verdict-api.md",
     "argo-rollouts.md",
     "flagger.md",
     "kargo.md",
+    "development.md",
+]
+# Every Markdown page a reader follows links from: the README, the docs, and the READMEs of the
+# e2e scripts and the chart, and the changelog.
+MARKDOWN = [
+    "README.md",
+    *(f"docs/{p}" for p in PAGES),
+    "e2e/README.md",
+    "charts/canarygate/README.md",
+    "CHANGELOG.md",
 ]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -40,19 +57,38 @@ def slug(heading: str) -> str:
 
 
 def anchors(page: Path) -> set[str]:
-    return {
-        slug(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")
-    }
+    """The anchors GitHub gives a page's headings (a repeated one gets -1, -2...); lines in code
+    blocks are not headings."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#{1,6} ", line):
+            base = slug(line.lstrip("#"))
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def test_the_anchors_are_the_ones_github_makes() -> None:
+    page = REPO / "docs" / "cli.md"
+    assert "canarygate-evaluate" in anchors(page)
+    assert "--explain-which-rule-which-window-which-number" in anchors(page)
+    assert "observe-only-specenforcement-observe" in anchors(DOCS / "incidents.md")
 
 
 def test_every_page_exists_and_the_readme_links_each() -> None:
     readme = (REPO / "README.md").read_text()
+    assert sorted(PAGES) == sorted(p.name for p in DOCS.glob("*.md")), "a page missing in PAGES"
     for page in PAGES:
         assert (DOCS / page).is_file(), page
         assert f"](docs/{page})" in readme, f"README.md does not link docs/{page}"
 
 
-@pytest.mark.parametrize("source", ["README.md", *(f"docs/{p}" for p in PAGES)])
+@pytest.mark.parametrize("source", MARKDOWN)
 def test_relative_links_lead_to_files_and_headings(source: str) -> None:
     page = REPO / source
     prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)

@@ -1,12 +1,12 @@
 """The operator's own metrics: every family the issue asks for, named by Prometheus'
-conventions, with the values the operator's events give them, and all in the README."""
+conventions, with the values the operator's events give them, and all in docs/operations.md
+(tests/unit/test_docs_pages.py holds its table to the exported families)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
@@ -21,7 +21,6 @@ from canarygate.operator.records import record_from
 
 from .harness import gate_body, healthy
 
-README = Path(__file__).resolve().parents[3] / "README.md"
 UNITS = ("_seconds", "_ratio", "_total", "_info")
 # Gauges that count things (no unit): a count is its own unit, as in `up` or `*_count`.
 COUNTS = {"canarygate_gates", "canarygate_leader"}
