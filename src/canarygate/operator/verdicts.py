@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from canarygate.api.zones import wall_clocks
-from canarygate.core.approval import approval_needed
+from canarygate.core.approval import approval_needed, awaited_approval
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.judging import PHASE_JUDGEMENTS, Judgement, judge
@@ -268,6 +268,9 @@ class Verdicts:
 
     def _judged(self, record: GateRecord, decision: Decision) -> tuple[Judgement, str | None]:
         judgement = judge(decision)
+        awaited = awaited_approval(decision.awaits_approval, record.revision)
+        if awaited is not None:  # a hold that a person's approval ends, whatever the policy
+            return judgement, awaited
         if judgement is not Judgement.PASS or record.judge_only or record.spec is None:
             return judgement, None
         waits = approval_needed(
