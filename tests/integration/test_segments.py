@@ -138,6 +138,24 @@ def test_a_success_metric_at_the_last_step(
         assert "a person may approve the promotion (canarygate approve" in answer["reasons"][0]
 
 
+def test_a_manifest_carrying_the_promotions_approval_promotes(evaluate: Evaluate) -> None:
+    """`canarygate evaluate` reads the approval from the manifest's annotation, as the operator
+    does: the one for this revision's promotion lets worse conversion promote, another's not."""
+    document = gate("healthy", success_metrics=[conversion_metric("lift-worse")])
+    document["spec"]["canary"]["revision"] = "v7"
+    document["metadata"]["annotations"] = {"canarygate.io/approve": "v6/promote, v7/50"}
+    waiting = run(evaluate, document, weight=100)
+    assert (waiting["action"], waiting["awaitsApproval"]) == ("hold", "promote")
+    document["metadata"]["annotations"] = {"canarygate.io/approve": "v6/promote,v7/promote"}
+    approved = run(evaluate, document, weight=100)
+    assert (approved["action"], approved["weight"]["next"]) == ("promote", 100)
+    assert approved["awaitsApproval"] is None
+    assert approved["reasons"][0] == (
+        "promote: the last step (100%) passed; success metric(s) conversion worse than the "
+        "baseline, and a person approved the promotion"
+    )
+
+
 def test_a_failing_guardrail_is_never_for_a_person_to_approve(evaluate: Evaluate) -> None:
     """Worse conversion and a guardrail failing for one tier at the last step: the guardrail
     decides, and no approval is asked for."""
