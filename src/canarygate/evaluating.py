@@ -21,6 +21,7 @@ from canarygate.api.converting import to_gate_spec, to_gate_state
 from canarygate.api.v1alpha1 import CanaryGate
 from canarygate.api.zones import wall_clocks
 from canarygate.core import defaults
+from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given, promotion_approved
 from canarygate.core.checks import CheckResult
 from canarygate.core.controls import NO_CONTROLS, ControlKind, Controls, applying, judge_controls
 from canarygate.core.deciding import decide
@@ -173,15 +174,21 @@ class GateName:
 
 
 def gate_controls(gate: CanaryGate) -> Controls:
-    """The controls a manifest's annotations give (a pause for its revision, clearances),
-    judged against its status, as the operator judges them."""
+    """The controls a manifest's annotations give (a pause for its revision, clearances, an
+    approved promotion), judged against its status, as the operator judges them."""
     extra = gate.metadata.model_extra or {}
-    given = controls_of({"annotations": extra.get("annotations") or {}})
+    annotations = extra.get("annotations") or {}
+    given = controls_of({"annotations": annotations})
     phase = to_gate_state(gate.status).phase
-    outcomes = judge_controls(given, gate.spec.canary.revision, phase)
+    revision = gate.spec.canary.revision
+    outcomes = judge_controls(given, revision, phase)
+    approvals = annotations.get(APPROVE_ANNOTATION) if isinstance(annotations, dict) else None
     return Controls(
         pause=applying(outcomes, ControlKind.PAUSE),
         clearances=tuple(c for c in given if c.kind is ControlKind.CLEAR_FREEZE),
+        promotion_approved=promotion_approved(
+            revision, approvals_given(approvals if isinstance(approvals, str) else None)
+        ),
     )
 
 

@@ -6,7 +6,10 @@
   same moment, and nothing moves;
 - `canarygate approve NS/NAME` (the real CLI, as its own process) gives the approval the
   gate waits for: the step is taken, once; the promotion then waits for its own approval,
-  given with `--promote`; once promoted, there is nothing left to approve (exit 2).
+  given with `--promote`; once promoted, there is nothing left to approve (exit 2);
+- a gate without any approval policy whose success metric is worse than the baseline at the
+  last step waits for the promotion's approval all the same, and `canarygate approve`
+  (without `--promote`: what the status says it waits for) lets it promote.
 """
 
 from __future__ import annotations
@@ -155,3 +158,73 @@ def nothing_left_to_approve(scenario: Scenario) -> None:
     missing = canarygate(scenario, "approve", f"{scenario.namespace}/nope")
     assert missing.returncode == 2
     assert missing.stderr.strip() == f"canarygate: CanaryGate {scenario.namespace}/nope not found"
+
+
+# Conversion as constant PromQL: the metric's numbers are not what this test is about (the
+# integration tests read them from recorded series); the operator's wait for a person is.
+WORSE_CONVERSION = {
+    "name": "conversion",
+    "direction": "higher",
+    "canary": "vector(0.045)",
+    "baseline": "vector(0.05)",
+    "samples": "vector(5000)",
+    "baselineSamples": "vector(20000)",
+    "minSamples": 1000,
+}
+
+
+def test_a_worse_success_metric_waits_for_a_person_without_an_approval_policy(
+    scenario: Scenario,
+) -> None:
+    scenario.create(sc.http_route(ROUTE, scenario.namespace, stable=STABLE, canary=CANARY))
+    scenario.simulator("gatewayAPI", obj=ROUTE, stable=STABLE, canary=CANARY)
+    route = scenario.watch("HTTPRoute", ROUTE)
+    gate = f"{scenario.namespace}/web"
+    document = sc.gate(
+        "web",
+        scenario.namespace,
+        scenario=scenario.label,
+        traffic=sc.gateway_traffic(ROUTE, STABLE, CANARY),
+        steps=[20],
+        interval="2s",
+    )
+    assert "approval" not in document["spec"]["canary"]
+    document["spec"]["canary"]["successMetrics"] = [WORSE_CONVERSION]
+    scenario.create(document)
+
+    status = waiting_for(scenario, "v1/promote")
+    approval = status["approval"]
+    assert (approval["action"], approval["toWeight"]) == ("promote", 100)
+    assert f"canarygate approve {gate}" in approval["how"]
+    assert status["weight"] == 20
+    assert status["action"] == "hold"
+    assert status["reasonCodes"][:2] == ["ApprovalNeeded", "SuccessMetricHold"]
+    assert status["message"].startswith("hold: promote 20% -> 100% waits for approval v1/promote")
+    worse = status["reasons"][1]
+    assert "success metric conversion is worse than the baseline" in worse
+    assert "lift -10.0% (canary 0.045 over 5000 samples, baseline 0.05 over 20000" in worse
+    assert "a person may approve the promotion" in worse
+    (metric,) = status["successMetrics"]
+    assert metric["verdict"] == "worse"
+    columns = scenario.printer_columns("web")
+    assert columns["PHASE"] == "WaitingForApproval"
+    assert re.fullmatch(r"\d+s|\d+m\d*s?", columns["WAITING"]), columns
+    event = scenario.wait_event("web", "WaitingForApproval")
+    assert f"canarygate approve {gate}" in event["message"]
+    assert weights(scenario.must_get("HTTPRoute", ROUTE)) == [(80, 20)]
+
+    approved = canarygate(scenario, "approve", gate)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.strip() == f"approved v1/promote on {gate}"
+    status = scenario.wait_phase("web", "Promoted", timeout=60)
+    assert "approval" not in status
+    assert [s for s in history_steps(status) if s[0] != "hold"] == [
+        ("advance", 0, 20),
+        ("promote", 20, 100),
+    ]
+    assert status["history"][-1]["reason"] == (
+        "promote: the last step (20%) passed; success metric(s) conversion worse than the "
+        "baseline, and a person approved the promotion"
+    )
+    assert sequence_of([weights(b) for b in route.bodies()]) == [[(100, 0)], [(80, 20)], [(0, 100)]]
+    assert scenario.event_reasons("web").count("WaitingForApproval") == 1

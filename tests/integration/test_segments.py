@@ -126,12 +126,49 @@ def test_a_success_metric_at_the_last_step(
     assert metric["samples"] == pytest.approx(72_000, rel=0.01)
     assert metric["baselineSamples"] == pytest.approx(360_000, rel=0.01)
     assert answer["action"] == action
+    # Worse at the last step: the promotion waits for a person's approval, without any
+    # approval policy in the spec; better or flat promotes without one.
+    assert answer["awaitsApproval"] == ("promote" if action == "hold" else None)
     if action == "hold":
         assert answer["weight"] == {"current": 100, "next": 100}
         assert answer["reasonCodes"][0] == "SuccessMetricHold"
         assert "worse than the baseline beyond the margin of 1.0%" in answer["reasons"][0]
         assert "lift -10.0%" in answer["reasons"][0]
         assert "over 72000 samples" in answer["reasons"][0]
+        assert "a person may approve the promotion (canarygate approve" in answer["reasons"][0]
+
+
+def test_a_manifest_carrying_the_promotions_approval_promotes(evaluate: Evaluate) -> None:
+    """`canarygate evaluate` reads the approval from the manifest's annotation, as the operator
+    does: the one for this revision's promotion lets worse conversion promote, another's not."""
+    document = gate("healthy", success_metrics=[conversion_metric("lift-worse")])
+    document["spec"]["canary"]["revision"] = "v7"
+    document["metadata"]["annotations"] = {"canarygate.io/approve": "v6/promote, v7/50"}
+    waiting = run(evaluate, document, weight=100)
+    assert (waiting["action"], waiting["awaitsApproval"]) == ("hold", "promote")
+    document["metadata"]["annotations"] = {"canarygate.io/approve": "v6/promote,v7/promote"}
+    approved = run(evaluate, document, weight=100)
+    assert (approved["action"], approved["weight"]["next"]) == ("promote", 100)
+    assert approved["awaitsApproval"] is None
+    assert approved["reasons"][0] == (
+        "promote: the last step (100%) passed; success metric(s) conversion worse than the "
+        "baseline, and a person approved the promotion"
+    )
+
+
+def test_a_failing_guardrail_is_never_for_a_person_to_approve(evaluate: Evaluate) -> None:
+    """Worse conversion and a guardrail failing for one tier at the last step: the guardrail
+    decides, and no approval is asked for."""
+    document = gate(
+        "healthy",
+        guardrails=[tier_guardrail("tiered")],
+        success_metrics=[conversion_metric("lift-worse")],
+    )
+    answer = run(evaluate, document, weight=100)
+    assert answer["successMetrics"][0]["verdict"] == "worse"
+    assert answer["action"] == "rollback"
+    assert answer["awaitsApproval"] is None
+    assert not any("a person may approve" in reason for reason in answer["reasons"])
 
 
 def test_a_worse_success_metric_never_holds_a_ramp(evaluate: Evaluate) -> None:
@@ -140,6 +177,7 @@ def test_a_worse_success_metric_never_holds_a_ramp(evaluate: Evaluate) -> None:
     )
     assert (answer["action"], answer["weight"]["next"]) == ("advance", 100)
     assert answer["successMetrics"][0]["verdict"] == "worse"
+    assert answer["awaitsApproval"] is None
 
 
 def test_an_immature_success_metric_holds_only_the_last_step(evaluate: Evaluate) -> None:
@@ -149,6 +187,7 @@ def test_an_immature_success_metric_holds_only_the_last_step(evaluate: Evaluate)
     assert last["action"] == "hold"
     assert last["successMetrics"][0]["verdict"] == "inconclusive"
     assert "immature: 360 canary samples (need 1000)" in last["reasons"][0]
+    assert last["awaitsApproval"] is None  # immature evidence waits for evidence, not a person
 
 
 def test_invalid_evidence_inside_one_segment_is_silence(evaluate: Evaluate) -> None:

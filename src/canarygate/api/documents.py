@@ -60,6 +60,12 @@ def decision_document(gate: str, decision: Decision) -> dict[str, Any]:
         # status.freeze; null when none is in progress).
         "checks": checks_status(decision.checks),
         "freeze": freeze_status(decision.state.freeze, decision.cooldown_until),
+        # The move this hold makes once a person approves it, whatever the gate's approval
+        # policy ("promote": only success metrics worse than the baseline hold the last
+        # step); null otherwise.
+        "awaitsApproval": (
+            None if decision.awaits_approval is None else str(decision.awaits_approval)
+        ),
     }
 
 

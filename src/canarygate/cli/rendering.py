@@ -57,7 +57,12 @@ def decision_table(gate: CanaryGate, decision: Decision) -> str:
     weight = f"{decision.weight_current}% -> {decision.weight_next}%"
     lines = [
         f"Gate:    {gate.namespace}/{gate.name}   at {decision.at.isoformat()}",
-        f"Action:  {str(decision.action).upper()}   weight {weight}",
+        f"Action:  {str(decision.action).upper()}   weight {weight}"
+        + (
+            f"   (waits for a person to approve: {decision.awaits_approval})"
+            if decision.awaits_approval is not None
+            else ""
+        ),
         f"Health:  {decision.health}   Risk: {decision.risk.risk} ({decision.risk.because})"
         f"   Mode: {decision.mode}",
         *(f"Window:  {w.describe()} in force" for w in decision.windows if w.in_force),

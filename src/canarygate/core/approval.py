@@ -2,7 +2,10 @@
 
 An approval names one revision and one step (`v2/50`, or `v2/promote`), so a "yes" given
 for one release or one step never lets another through. Pure: the operator reads the
-approvals given (an annotation) and asks `approval_needed` before it records a move.
+approvals given (an annotation) and asks `approval_needed` before it records a move. One wait
+comes from `decide` instead, whatever the policy: a last step held only by success metrics
+worse than the baseline (`Decision.awaits_approval`); `decide` promotes it once the promotion's
+key is given (`Controls.promotion_approved`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from enum import StrEnum
 from canarygate.core.vocabulary import Action, Risk
 
 PROMOTE = "promote"
+FULL_TRAFFIC = 100
 # Where approvals are given: `<revision>/<step>` keys, comma or space separated.
 APPROVE_ANNOTATION = "canarygate.io/approve"
 
@@ -55,6 +59,17 @@ def approval_needed(
         return None
     key = approval_key(revision, action, weight_next)
     return key if required and key not in given else None
+
+
+def awaited_approval(awaits: Action | None, revision: str | None) -> str | None:
+    """The approval key a decision that waits for a person whatever the policy says
+    (`Decision.awaits_approval`: a promotion held only by worse success metrics) waits for."""
+    return None if awaits is None else approval_key(revision, awaits, FULL_TRAFFIC)
+
+
+def promotion_approved(revision: str | None, given: Collection[str]) -> bool:
+    """Whether a person approved this revision's promotion (`Controls.promotion_approved`)."""
+    return approval_key(revision, Action.PROMOTE, FULL_TRAFFIC) in given
 
 
 _NONE_GIVEN: frozenset[str] = frozenset()

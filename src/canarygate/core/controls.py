@@ -82,10 +82,14 @@ class ControlOutcome:
 @dataclass(frozen=True)
 class Controls:
     """What `decide` takes from the controls: the pause in force (already judged to be for
-    this revision) and the clearances given (each names the `redSince` of an episode)."""
+    this revision), the clearances given (each names the `redSince` of an episode), and
+    whether a person approved this revision's promotion (its `<revision>/promote` approval key,
+    core.approval): that lets the last step promote past success metrics worse than the
+    baseline, and past nothing else."""
 
     pause: Control | None = None
     clearances: tuple[Control, ...] = field(default_factory=tuple)
+    promotion_approved: bool = False
 
     def clearance_for(self, red_since: str) -> Control | None:
         return next(

@@ -49,6 +49,7 @@ from canarygate.core.vocabulary import (
     Action,
     Enforcement,
     Health,
+    Lift,
     Mode,
     Phase,
     Severity,
@@ -66,6 +67,8 @@ class _Outcome:
     weight_next: int
     consecutive_passes: int
     reasons: tuple[Reason, ...]
+    # A hold that a person's approval of this move ends (Decision.awaits_approval).
+    awaits_approval: Action | None = None
 
 
 def decide(
@@ -140,6 +143,7 @@ def decide(
         guardrails,
         success,
         paused=controls.pause,
+        promotion_approved=controls.promotion_approved,
         frozen=freeze.holding,
         freezing=freezing,
         window_froze=window_froze,
@@ -213,6 +217,7 @@ def decide(
         windows=windows,
         window_froze=unfrozen if window_froze else None,
         exposure=exposure,
+        awaits_approval=outcome.awaits_approval,
         state=GateState(
             weight=outcome.weight_next,
             phase=_next_phase(state.phase, outcome.action),
@@ -266,6 +271,7 @@ def _choose(
     success: Sequence[SuccessAssessment],
     *,
     paused: Control | None = None,
+    promotion_approved: bool = False,
     frozen: Reason | None = None,
     freezing: Sequence[WindowJudged] = (),
     window_froze: bool = False,
@@ -380,24 +386,37 @@ def _choose(
         )
     if target is None:
         # Safety allowed promotion; the release's value decides whether it happens now.
+        passed = f"promote: the last step ({spec.canary.last_step}%) passed"
         blocking = [m for m in success if not m.allows_promotion]
+        if blocking and _approvable(success, blocking):
+            # Only success metrics worse than the baseline stand in the way: a person may
+            # weigh the release's value against them (never against its safety, held above).
+            if promotion_approved:
+                names = ", ".join(m.name for m in blocking)
+                because = (
+                    f"{passed}; success metric(s) {names} worse than the baseline, and a "
+                    "person approved the promotion"
+                )
+                return _Outcome(
+                    Action.PROMOTE, FULL_TRAFFIC, 0, (Reason(ReasonCode.PROMOTE, because),)
+                )
+            return _Outcome(
+                Action.HOLD,
+                weight,
+                passes,
+                tuple(
+                    Reason(ReasonCode.SUCCESS_METRIC_HOLD, m.hold_reason(approvable=True))
+                    for m in blocking
+                ),
+                awaits_approval=Action.PROMOTE,
+            )
         if blocking:
             return _hold(
                 *(Reason(ReasonCode.SUCCESS_METRIC_HOLD, m.hold_reason()) for m in blocking),
                 passes=passes,
                 weight=weight,
             )
-        return _Outcome(
-            Action.PROMOTE,
-            FULL_TRAFFIC,
-            0,
-            (
-                Reason(
-                    ReasonCode.PROMOTE,
-                    f"promote: the last step ({spec.canary.last_step}%) passed",
-                ),
-            ),
-        )
+        return _Outcome(Action.PROMOTE, FULL_TRAFFIC, 0, (Reason(ReasonCode.PROMOTE, passed),))
     return _Outcome(
         Action.ADVANCE,
         target,
@@ -406,6 +425,18 @@ def _choose(
             Reason(ReasonCode.ADVANCE, f"advance: {weight}% -> {target}%, evaluation passed"),
             *not_yet_measurable,
         ),
+    )
+
+
+def _approvable(
+    success: Sequence[SuccessAssessment], blocking: Sequence[SuccessAssessment]
+) -> bool:
+    """Whether a person may let the last step promote past the success metrics that hold it:
+    only when each is worse than the baseline on valid evidence. Immature or missing evidence
+    waits for evidence, a minLift not reached for more value, and no metric's numbers may be
+    impossible."""
+    return not any(m.invalid_evidence for m in success) and all(
+        m.verdict is Lift.WORSE for m in blocking
     )
 
 

@@ -110,3 +110,7 @@ class Decision:
     # The share of requests the canary served against its route's weight (core.exposure);
     # None when the gate declares no exposure queries.
     exposure: ExposureAssessment | None = None
+    # The move this hold makes once a person approves it (core.approval), whatever the gate's
+    # approval policy: a promotion that only success metrics worse than the baseline hold.
+    # None for every other decision.
+    awaits_approval: Action | None = None

@@ -31,7 +31,7 @@ from canarygate.core.specs import (
 )
 from canarygate.core.state import clock_time
 from canarygate.core.success import SuccessAssessment
-from canarygate.core.vocabulary import Health, Mode, WindowEffect
+from canarygate.core.vocabulary import Action, Health, Mode, WindowEffect
 
 # The precedence of `decide` (docs/decisions.md), by the deciding reason's code.
 _PRECEDENCE: dict[ReasonCode, str] = {
@@ -118,7 +118,9 @@ def _lines(spec: GateSpec, decision: Decision) -> Iterator[str]:
     metric_specs = {m.name: m for m in spec.canary.success_metrics}
     last_step = spec.canary.next_step(decision.weight_current) is None
     for metric in decision.success_metrics:
-        yield from _success_metric(metric_specs.get(metric.name), metric, last_step=last_step)
+        yield from _success_metric(
+            metric_specs.get(metric.name), metric, last_step=last_step, decision=decision
+        )
     yield from _incident(spec, decision)
     yield from _progress(spec, decision)
 
@@ -221,7 +223,11 @@ def _segments(
 
 
 def _success_metric(
-    spec: SuccessMetricSpec | None, metric: SuccessAssessment, *, last_step: bool
+    spec: SuccessMetricSpec | None,
+    metric: SuccessAssessment,
+    *,
+    last_step: bool,
+    decision: Decision,
 ) -> Iterator[str]:
     bounds = f"margin {metric.margin:.1%}" + (
         f", minLift {metric.min_lift:.1%}" if metric.min_lift is not None else ""
@@ -245,6 +251,13 @@ def _success_metric(
         yield "  before the last step a success metric never holds the canary"
     elif metric.allows_promotion:
         yield "  at the last step: allows promotion"
+    elif decision.awaits_approval is Action.PROMOTE:
+        yield (
+            "  at the last step: holds promotion until a person approves it (canarygate "
+            "approve); a success metric never rolls back"
+        )
+    elif decision.action is Action.PROMOTE:
+        yield "  at the last step: worse, and a person approved the promotion"
     else:
         yield "  at the last step: holds promotion (a success metric never rolls back)"
 

@@ -7,14 +7,16 @@ better: (canary - baseline) / |baseline| when higher is better, (baseline - cana
 when lower is. Below -margin it is `worse`, above +margin `better`, else `flat`. Too few
 samples, a missing value, a negative sample count, or a zero baseline the canary differs from
 is `inconclusive` (immature evidence). At the last step promotion needs every success metric
-better or flat, and at least `minLift` where one is set; before the last step nothing a
-success metric says holds a canary.
+better or flat, and at least `minLift` where one is set, or, when the only ones short of that
+are worse on valid evidence, a person's approval of the promotion (core.approval); before the
+last step nothing a success metric says holds a canary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canarygate.core.approval import APPROVE_ANNOTATION, PROMOTE
 from canarygate.core.observations import (
     Missing,
     MissingKind,
@@ -49,14 +51,21 @@ class SuccessAssessment:
             return False
         return self.min_lift is None or (self.lift is not None and self.lift >= self.min_lift)
 
-    def hold_reason(self) -> str:
-        """Why the last step does not promote (only meaningful when it does not)."""
+    def hold_reason(self, *, approvable: bool = False) -> str:
+        """Why the last step does not promote (only meaningful when it does not);
+        `approvable`: a person's approval of the promotion would let it go."""
         if self.verdict is Lift.WORSE:
-            return (
+            reason = (
                 f"hold: success metric {self.name} is worse than the baseline beyond the margin "
                 f"of {self.margin:.1%} ({self.finding}); the canary keeps its traffic, "
                 "a success metric never rolls back"
             )
+            if approvable:
+                reason += (
+                    "; a person may approve the promotion (canarygate approve, or the "
+                    f"annotation {APPROVE_ANNOTATION}: <revision>/{PROMOTE})"
+                )
+            return reason
         if self.verdict is Lift.INCONCLUSIVE:
             return (
                 f"hold: success metric {self.name} is inconclusive at the last step "

@@ -15,7 +15,7 @@ from canarygate.api.status import (
     rfc3339,
     significant,
 )
-from canarygate.core.approval import APPROVE_ANNOTATION
+from canarygate.core.approval import APPROVE_ANNOTATION, FULL_TRAFFIC, awaited_approval
 from canarygate.core.decisions import Decision, ReasonCode
 from canarygate.core.vocabulary import Action, Mode, Phase
 from canarygate.operator import conditions
@@ -59,8 +59,13 @@ async def hold(
     is due). With `waiting`, the decision would move traffic but the routing does not
     carry the current weight yet, so the step waits (as Argo Rollouts waits for
     VerifyWeight): a canary whose pods never become ready is never promoted. With
-    `approval`, the move waits for a person to approve it (that key)."""
+    `approval`, the move waits for a person to approve it (that key); so does a decision
+    that waits for a person whatever the approval policy (`Decision.awaits_approval`)."""
     now = ctx.clock()
+    moving, moving_to = decision.action, decision.weight_next
+    if approval is None and decision.awaits_approval is not None:
+        approval = awaited_approval(decision.awaits_approval, record.revision)
+        moving, moving_to = decision.awaits_approval, FULL_TRAFFIC
     updates = conditions.from_decision(decision)
     fields = {
         **evidence(decision),
@@ -92,7 +97,7 @@ async def hold(
     if approval is not None:
         how = approval_howto(record, approval)
         why = (
-            f"hold: {decision.action} {record.state.weight}% -> {decision.weight_next}% waits "
+            f"hold: {moving} {record.state.weight}% -> {moving_to}% waits "
             f"for approval {approval}: {how}"
         )
         since = record.approval_since if record.approval_key == approval else None
@@ -105,8 +110,8 @@ async def hold(
             phase=str(Phase.WAITING_FOR_APPROVAL),
             approval={
                 "key": approval,
-                "action": str(decision.action),
-                "toWeight": decision.weight_next,
+                "action": str(moving),
+                "toWeight": moving_to,
                 "waitingSince": since or rfc3339(now),
                 "how": how,
             },

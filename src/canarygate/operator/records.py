@@ -21,7 +21,7 @@ from canarygate.api.converting import to_gate_spec
 from canarygate.api.loading import parse_gate
 from canarygate.api.memory import check_records_from_status, freeze_from_status
 from canarygate.api.status import significant
-from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given
+from canarygate.core.approval import APPROVE_ANNOTATION, approvals_given, promotion_approved
 from canarygate.core.auditing import SpecChanges, compare
 from canarygate.core.controls import (
     REVISION_CONTROLS,
@@ -225,11 +225,13 @@ class GateRecord:
 
     @property
     def decide_controls(self) -> Controls:
-        """What `decide` takes: the pause in force, the clearances given."""
+        """What `decide` takes: the pause in force, the clearances given, and whether this
+        revision's promotion was approved."""
         return Controls(
             pause=applying(judge_controls(self.controls, self.revision, self.state.phase),
                            ControlKind.PAUSE),
             clearances=tuple(c for c in self.controls if c.kind is ControlKind.CLEAR_FREEZE),
+            promotion_approved=promotion_approved(self.revision, self.approvals),
         )  # fmt: skip
 
     def acknowledged_of(self, kind: ControlKind) -> Acknowledged | None:

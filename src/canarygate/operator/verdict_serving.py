@@ -113,7 +113,8 @@ def answer_document(answer: Answer) -> dict[str, Any]:
         if answer.approval is not None:
             document["action"] = "hold"
             document["reasons"] = [
-                f"hold: {answer.decision.action} waits for approval {answer.approval}",
+                f"hold: {answer.decision.awaits_approval or answer.decision.action} waits for "
+                f"approval {answer.approval}",
                 *document["reasons"],
             ]
         document["evaluatedAt"] = document.pop("at")

@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from canarygate.api.zones import wall_clocks
-from canarygate.core.approval import approval_needed
+from canarygate.core.approval import approval_needed, awaited_approval
+from canarygate.core.controls import NO_CONTROLS, Controls
 from canarygate.core.deciding import decide
 from canarygate.core.decisions import Decision
 from canarygate.core.judging import PHASE_JUDGEMENTS, Judgement, judge
@@ -93,6 +94,8 @@ class Evaluation:
     at: float  # monotonic, when its queries were answered
     source: str  # "schedule" or "request"
     observations: Observations = field(default_factory=dict)
+    # The people's controls it was decided with (a pause, an approved promotion...).
+    controls: Controls = NO_CONTROLS
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,13 @@ class Verdicts:
         judge-only gate (that is what it is for), and the others once asked."""
         if record.spec is not None and (record.judge_only or record.key in self._asked):
             self._latest[record.key] = Evaluation(
-                decision, record.spec, state.weight, self._clock(), "schedule", observations
+                decision,
+                record.spec,
+                state.weight,
+                self._clock(),
+                "schedule",
+                observations,
+                record.decide_controls,
             )
 
     def callers_of(self, key: GateKey) -> list[dict[str, object]]:
@@ -241,7 +250,8 @@ class Verdicts:
     def _fresh(self, record: GateRecord, state: GateState) -> Evaluation | None:
         """The latest evaluation if it is fresh and of the current spec. At another weight,
         the decision is made again from its answers (the queries do not depend on the
-        weight): the same evidence, judged at the weight asked about, and no query."""
+        weight): the same evidence, judged at the weight asked about, and no query. So is a
+        decision made before a control or an approval changed what `decide` takes."""
         latest = self._latest.get(record.key)
         if (
             latest is None
@@ -249,7 +259,8 @@ class Verdicts:
             or self._clock() - latest.at > self.max_age(record)
         ):
             return None
-        if latest.weight == state.weight:
+        controls = record.decide_controls
+        if latest.weight == state.weight and latest.controls == controls:
             return latest
         if not latest.observations:
             return None
@@ -260,14 +271,17 @@ class Verdicts:
             latest.observations,
             at,
             wall_clocks(latest.spec, at),
-            controls=record.decide_controls,
+            controls=controls,
         )
-        again = replace(latest, decision=decision, weight=state.weight)
+        again = replace(latest, decision=decision, weight=state.weight, controls=controls)
         self._latest[record.key] = again
         return again
 
     def _judged(self, record: GateRecord, decision: Decision) -> tuple[Judgement, str | None]:
         judgement = judge(decision)
+        awaited = awaited_approval(decision.awaits_approval, record.revision)
+        if awaited is not None:  # a hold that a person's approval ends, whatever the policy
+            return judgement, awaited
         if judgement is not Judgement.PASS or record.judge_only or record.spec is None:
             return judgement, None
         waits = approval_needed(
@@ -354,7 +368,15 @@ class Verdicts:
         ):
             record, state, _ = item
             assert record.spec is not None
-            evaluation = Evaluation(decision, record.spec, state.weight, done, "request", observed)
+            evaluation = Evaluation(
+                decision,
+                record.spec,
+                state.weight,
+                done,
+                "request",
+                observed,
+                record.decide_controls,
+            )
             self._latest[record.key] = evaluation
             self._settle(item, evaluation)
 

@@ -133,7 +133,10 @@ def test_a_success_metric_explains_its_lift_and_what_it_decides() -> None:
         "  lift -10.00% (canary 0.045, baseline 0.05): worse below -1.0%, better above +1.0%, "
         "else flat"
     ) in at_last
-    assert "  at the last step: holds promotion (a success metric never rolls back)" in at_last
+    assert (
+        "  at the last step: holds promotion until a person approves it (canarygate approve); "
+        "a success metric never rolls back"
+    ) in at_last
     before = lines_of(spec, worse, GateState(weight=10, phase=Phase.PROGRESSING))
     assert before[0].startswith("decided advance (10% -> 25%)")
     assert "  before the last step a success metric never holds the canary" in before

@@ -23,6 +23,7 @@ from canarygate.core import (
     GuardrailSpec,
     Health,
     JourneySegments,
+    Lift,
     Missing,
     MissingKind,
     Mode,
@@ -42,6 +43,7 @@ from canarygate.core import (
     decide,
     plan_queries,
 )
+from canarygate.core.controls import Controls
 from canarygate.core.decisions import ReasonCode
 from canarygate.core.durations import parse_duration
 from canarygate.core.observations import SUCCESS_ROLES
@@ -490,3 +492,49 @@ def test_success_metrics_only_ever_turn_a_promotion_into_a_hold(
         assert (without.action, with_metrics.action) == (Action.PROMOTE, Action.HOLD)
         assert with_metrics.reasons[0].code is ReasonCode.SUCCESS_METRIC_HOLD
     assert (with_metrics.health, with_metrics.mode) == (without.health, without.mode)
+
+
+@st.composite
+def worse_at_the_last_step(draw: st.DrawFn) -> tuple[GateSpec, GateState, Observed]:
+    """A scenario at the last step whose success metric is worse on mature evidence, or drawn
+    as it comes; all else (health, guardrails, exposure, windows, silence) as drawn."""
+    spec, state, observed = draw(scenarios())
+    if draw(st.booleans()):
+        metric = SuccessMetricSpec(
+            "m0", "c", "b", Direction.HIGHER, samples="n", baseline_samples="n", min_samples=1000
+        )
+        spec = replace(spec, canary=replace(spec.canary, success_metrics=(metric,)))
+        state = replace(state, weight=spec.canary.last_step, consecutive_passes=1)
+        observed = {
+            **observed,
+            QueryKey("m0", Role.SUCCESS_CANARY): draw(st.sampled_from([0.04, 0.045, 0.0498])),
+            QueryKey("m0", Role.SUCCESS_BASELINE): 0.05,
+            QueryKey("m0", Role.SUCCESS_SAMPLES): draw(st.sampled_from([500.0, 5000.0])),
+            QueryKey("m0", Role.SUCCESS_BASELINE_SAMPLES): 20000.0,
+        }
+    return spec, state, observed
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario=worse_at_the_last_step())
+def test_an_approval_only_ever_lets_a_promotion_past_worse_success_metrics(
+    scenario: tuple[GateSpec, GateState, Observed],
+) -> None:
+    """An approval of the promotion never promotes what a guardrail, health, silence, invalid
+    evidence, the matrix or a check holds: approved, the gate promotes only where the same
+    gate without success metrics would, and only a hold that waited for it turns."""
+    spec, state, observed = scenario
+    waiting = decide(spec, state, observed, NOW)
+    approved = decide(spec, state, observed, NOW, controls=Controls(promotion_approved=True))
+    plain = replace(spec, canary=replace(spec.canary, success_metrics=()))
+    without = decide(plain, state, observed, NOW)
+    if approved.action is not waiting.action:
+        assert (waiting.action, approved.action) == (Action.HOLD, Action.PROMOTE)
+        assert waiting.awaits_approval is Action.PROMOTE
+        assert waiting.reasons[0].code is ReasonCode.SUCCESS_METRIC_HOLD
+    if waiting.awaits_approval is not None or approved.action is Action.PROMOTE:
+        assert without.action is Action.PROMOTE
+    if waiting.awaits_approval is not None:
+        assert all(m.verdict is not Lift.INCONCLUSIVE for m in waiting.success_metrics)
+        assert not any(m.invalid_evidence for m in waiting.success_metrics)
+    assert approved.awaits_approval is None

@@ -68,8 +68,12 @@ def test_at_the_last_step_the_lift_decides_how_promotion_goes(
             "hold: success metric conversion is worse than the baseline beyond the margin of "
             "1.0% (lift -10.0% (canary 0.045 over 5000 samples, baseline 0.05 over 20000 "
             "samples; higher is better)); the canary keeps its traffic, a success metric never "
-            "rolls back"
+            "rolls back; a person may approve the promotion (canarygate approve, or the "
+            "annotation canarygate.io/approve: <revision>/promote)"
         )
+        assert decision.awaits_approval is Action.PROMOTE
+    else:
+        assert decision.awaits_approval is None
 
 
 def test_before_the_last_step_a_worse_metric_does_not_hold() -> None:

@@ -254,6 +254,35 @@ async def test_waiting_for_approval_says_how_to_approve_and_the_promotion_follow
     assert documents[4]["change"] == {"weightFrom": 50, "weightTo": 100, "phase": "Promoted"}
 
 
+async def test_a_worse_success_metric_notifies_the_wait_for_approval_and_how() -> None:
+    fake = FakeCluster()
+    body = gate_body("v2", steps=(10, 50))  # no approval policy
+    body["spec"]["canary"]["successMetrics"] = [
+        {"name": "conversion", "canary": "c", "baseline": "b", "direction": "higher"}
+    ]
+    fake.add_gate(body)
+    fake.add_object(ROUTE, route_body())
+    harness = NotifyingHarness(fake)
+
+    def worse(record: Any) -> Any:
+        found = observations(record, canary_error_ratio=0.001)
+        found.update({k: 0.045 for k in found if k.role is Role.SUCCESS_CANARY})
+        found.update({k: 0.05 for k in found if k.role is Role.SUCCESS_BASELINE})
+        return found
+
+    await harness.run_until(lambda s: s.get("phase") == "WaitingForApproval", measure=worse)
+    documents = [notice(t, AT) for t in harness.announced]
+    waiting = documents[-1]
+    assert waiting["reason"] == "WaitingForApproval"
+    assert (waiting["approval"]["key"], waiting["approval"]["action"]) == ("v2/promote", "promote")
+    assert waiting["nextStep"].startswith("Approve the move if you agree: canarygate approve ")
+    assert [r["code"] for r in waiting["reasons"][:2]] == ["ApprovalNeeded", "SuccessMetricHold"]
+    worse_reason = waiting["reasons"][1]["message"]
+    assert "success metric conversion is worse than the baseline" in worse_reason
+    assert "lift -10.0%" in worse_reason
+    assert "a person may approve the promotion" in worse_reason
+
+
 def transition(
     reason: str,
     message: str = "",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from canarygate.core import Missing, MissingKind
+from canarygate.core import Missing, MissingKind, Role
 from canarygate.operator.records import FINALIZER
 
 from .fake_cluster import Crash, FakeCluster, Killed
@@ -376,3 +376,76 @@ async def test_high_risk_steps_wait_only_when_the_release_is_high_risk() -> None
             lambda s: s.get("phase") == "WaitingForApproval" or s.get("weight") == 10
         )
         assert (fake.status(NS, "checkout")["phase"] == "WaitingForApproval") is waits, level
+
+
+def with_conversion(fake: FakeCluster) -> None:
+    """Gives the gate a success metric, conversion (higher is better, 1 % margin)."""
+    body = fake.gates[(NS, "checkout")]
+    body["spec"]["canary"]["successMetrics"] = [
+        {"name": "conversion", "canary": "conv_canary", "baseline": "conv_stable",
+         "direction": "higher", "samples": "sessions_canary", "minSamples": 1000}
+    ]  # fmt: skip
+
+
+def converting(canary: float) -> Any:
+    def measure(record: Any) -> Any:
+        found = observations(record, canary_error_ratio=0.001)
+        found.update({
+            key: {Role.SUCCESS_CANARY: canary, Role.SUCCESS_BASELINE: 0.05,
+                  Role.SUCCESS_SAMPLES: 5000.0}.get(key.role, value)
+            for key, value in found.items()
+        })  # fmt: skip
+        return found
+
+    return measure
+
+
+async def test_a_worse_success_metric_waits_for_the_promotion_approval_without_a_policy() -> None:
+    fake = cluster()
+    with_conversion(fake)
+    harness = Harness(fake)
+    worse = converting(0.045)  # lift -10 %
+    await harness.run_until(lambda s: s.get("weight") == 100, measure=worse)
+    for _ in range(3):
+        await harness.process(worse)
+    status = fake.status(NS, "checkout")
+    assert status["phase"] == "WaitingForApproval"
+    assert status["approval"]["key"] == "v2/promote"
+    assert (status["approval"]["action"], status["approval"]["toWeight"]) == ("promote", 100)
+    assert status["reasonCodes"][:2] == ["ApprovalNeeded", "SuccessMetricHold"]
+    assert status["message"].startswith("hold: promote 100% -> 100% waits for approval v2/promote")
+    assert "lift -10.0%" in status["reasons"][1]
+    assert "a person may approve the promotion" in status["reasons"][1]
+    assert fake.reasons().count("WaitingForApproval") == 1
+    # The guardrail's telemetry goes silent meanwhile: approved, the gate still holds, for it.
+    approving(fake, "v2/promote")
+
+    def silent_guardrail(record: Any) -> Any:
+        found = worse(record)
+        for key in found:
+            if key.role is Role.CANARY:
+                found[key] = Missing(MissingKind.NO_DATA, "no series")
+        return found
+
+    await harness.process(silent_guardrail)
+    status = fake.status(NS, "checkout")
+    assert status["phase"] == "Progressing"
+    assert status["reasonCodes"][0] == "GuardrailInconclusive"
+    assert "approval" not in status
+    assert "Promoted" not in fake.reasons()
+    await harness.run_until(lambda s: s.get("phase") == "Promoted", measure=worse)
+    status = fake.status(NS, "checkout")
+    assert "approval" not in status
+    assert status["history"][-1]["action"] == "promote"
+    assert status["history"][-1]["reason"] == (
+        "promote: the last step (100%) passed; success metric(s) conversion worse than the "
+        "baseline, and a person approved the promotion"
+    )
+
+
+async def test_a_better_success_metric_promotes_without_an_approval() -> None:
+    fake = cluster()
+    with_conversion(fake)
+    harness = Harness(fake)
+    await harness.run_until(lambda s: s.get("phase") == "Promoted", measure=converting(0.055))
+    assert "WaitingForApproval" not in fake.reasons()

@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
-from canarygate.core import GateSpec, GateState, decide
+from canarygate.core import Action, GateSpec, GateState, Role, decide
+from canarygate.core.controls import NO_CONTROLS, Controls
 from canarygate.core.judging import Judgement
 from canarygate.core.queries import PlannedQuery
 from canarygate.evaluating import Connection, TickReport
 from canarygate.operator import verdicts as verdicts_module
 from canarygate.operator.records import GateKey, record_from
 from canarygate.operator.runtime import Runtime, RuntimeSettings
+from canarygate.operator.verdict_serving import answer_document
 from canarygate.operator.verdicts import (
     BadRequest,
     NotReady,
@@ -47,6 +49,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[int] = []
         self.canary_error_ratio = 0.001
+        self.by_role: dict[Role, float] = {}  # answers that replace the harness's, by role
 
     async def __call__(
         self,
@@ -55,16 +58,19 @@ class Recorder:
         at: datetime,
         *,
         planned: Sequence[tuple[PlannedQuery, ...]] | None = None,
-        **more: Any,  # controls, the slow-window cache: not used by this stand-in
+        controls: Sequence[Controls] | None = None,
+        **more: Any,  # the slow-window cache: not used by this stand-in
     ) -> TickReport:
         self.calls.append(len(gates))
         await asyncio.sleep(0.01)  # a query takes time: concurrent requests pile up meanwhile
         decisions, observed = [], []
-        for spec, state in gates:
+        for index, (spec, state) in enumerate(gates):
             record = record_from(gate_body())
             record.spec = spec
             found = observations(record, canary_error_ratio=self.canary_error_ratio)
-            decisions.append(decide(spec, state, found, at))
+            found = {key: self.by_role.get(key.role, value) for key, value in found.items()}
+            given = controls[index] if controls is not None else NO_CONTROLS
+            decisions.append(decide(spec, state, found, at, controls=given))
             observed.append(found)
         return TickReport(
             tuple(decisions), requested=0, distinct=0, http_requests=0,
@@ -288,6 +294,32 @@ async def test_a_move_awaiting_approval_is_inconclusive(recorder: Recorder) -> N
     body["metadata"]["resourceVersion"] = "8"
     verdicts.runtime.remember(body)
     assert (await ask(verdicts, "checkout")).judgement is Judgement.PASS
+
+
+async def test_a_promotion_held_by_a_worse_success_metric_awaits_its_approval(
+    recorder: Recorder,
+) -> None:
+    """No approval policy: a worse success metric at the last step is inconclusive, waiting
+    for the promotion's approval; approved, the promotion passes."""
+    body = started(gate_body(), weight=100)
+    body["spec"]["canary"]["successMetrics"] = [
+        {"name": "conversion", "canary": "c", "baseline": "b", "direction": "higher"}
+    ]
+    recorder.by_role = {Role.SUCCESS_CANARY: 0.045, Role.SUCCESS_BASELINE: 0.05}
+    verdicts, _ = service(body)
+    answer = await ask(verdicts, "checkout")
+    assert answer.judgement is Judgement.INCONCLUSIVE
+    assert answer.approval == "v2/promote"
+    assert answer.decision.awaits_approval is Action.PROMOTE
+    document = answer_document(answer)
+    assert document["reasons"][0] == "hold: promote waits for approval v2/promote"
+    assert document["awaitsApproval"] == "promote"
+    body["metadata"]["annotations"] = {"canarygate.io/approve": "v2/promote"}
+    body["metadata"]["resourceVersion"] = "8"
+    verdicts.runtime.remember(body)
+    approved = await ask(verdicts, "checkout")
+    assert (approved.judgement, approved.approval) == (Judgement.PASS, None)
+    assert approved.decision.action is Action.PROMOTE
 
 
 async def test_callers_are_booked_with_their_answer(recorder: Recorder) -> None:
