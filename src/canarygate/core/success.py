@@ -124,11 +124,14 @@ def _lift(
     baseline_samples: float | Missing | None,
 ) -> tuple[float | None, Lift, str]:
     """The lift, the verdict, and why it is inconclusive when it is."""
+    for side, count in (("canary", samples), ("baseline", baseline_samples)):
+        # A declared sample count is evidence, with or without a minimum: unanswered or
+        # impossible (negative), it is silence, never a pass.
+        if isinstance(count, Missing):
+            return None, Lift.INCONCLUSIVE, f"{side} sample count unknown ({count.describe()})"
     if spec.min_samples is not None:
         for side, count in (("canary", samples), ("baseline", baseline_samples)):
-            if isinstance(count, Missing):
-                return None, Lift.INCONCLUSIVE, f"{side} sample count unknown ({count.describe()})"
-            if count is not None and count < spec.min_samples:
+            if count is not None and not isinstance(count, Missing) and count < spec.min_samples:
                 return (
                     None,
                     Lift.INCONCLUSIVE,

@@ -129,6 +129,20 @@ def test_a_negative_sample_count_is_invalid_evidence() -> None:
     assert judged.invalid_evidence
 
 
+@pytest.mark.parametrize("samples", [-5.0, float("nan")], ids=["negative", "nan"])
+def test_a_declared_sample_count_is_evidence_without_a_minimum_too(samples: float) -> None:
+    """Sample queries declared without minSamples: an impossible or unanswered count is
+    silence, never a better metric that lets the last step promote."""
+    metric = success_metric(min_samples=None)
+    judged = judge_success_metric(
+        metric, success_observations("conversion", 0.06, 0.05, samples=samples)
+    )
+    assert judged.verdict is Lift.INCONCLUSIVE
+    assert not judged.allows_promotion
+    last = run(spec_with(metric), success_observations("conversion", 0.06, 0.05, samples=samples))
+    assert last.action is Action.HOLD
+
+
 def test_a_better_metric_never_overrides_a_failing_guardrail() -> None:
     guardrail = GuardrailSpec("errors", "c", max=0.01)
     spec = spec_with(success_metric(), guardrails=(guardrail,))
