@@ -27,11 +27,12 @@ demo-replay: venv prerequisites ## canarygate replay on a week of fixture histor
 	$(BIN)/python -m lab.demo_replay $(ARGS)
 
 # Each suite is its own step with its own time limit, so a hang names the suite that hung.
-test: venv ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster)
+test: venv ## everything CI runs: lint, unit, integration (real Prometheus), e2e (real cluster), e2e-peers (Argo Rollouts, Flagger)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory e2e-peers
 
 unit: venv ## fast unit and property tests only
 	timeout 10m $(BIN)/pytest -q tests/unit

@@ -125,6 +125,9 @@ def flagger(
         gate = judged_gate(
             scenario, CANARY, steps=[10, 20, 30, 40, 50], interval="2s", max_increase=0.1
         )
+        # After a red, steps wait for health to stay out of red for the freeze's cooldown
+        # (10m by default): shortened so that the promotion after the fleet-wide red is quick.
+        gate["spec"].setdefault("policy", {})["freezeCooldown"] = "20s"
         create_judged_gate(scenario, gate)
         yield process, simulator
     finally:
