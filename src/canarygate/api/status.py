@@ -248,7 +248,9 @@ def significant(status: Mapping[str, Any]) -> str:
     """A digest of what must be written when it changes: the fields above, each guardrail's
     verdict and failure count, each journey's health (and its worst segment's), each success
     metric's verdict, and each condition's status and reason."""
-    view = {name: status.get(name) for name in SIGNIFICANT_FIELDS}
+    # A null in a merge patch deletes its key, so the status read back has no key where the
+    # one written said null: both must digest alike, or the gate is written every evaluation.
+    view = {name: _without_nulls(status.get(name)) for name in SIGNIFICANT_FIELDS}
     view["guardrails"] = [
         (g.get("name"), g.get("verdict"), g.get("consecutiveFailures"))
         for g in status.get("guardrails") or []
@@ -267,6 +269,14 @@ def significant(status: Mapping[str, Any]) -> str:
     ]
     encoded = json.dumps(view, sort_keys=True, default=str).encode()
     return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _worst_segment(journey: Mapping[str, Any]) -> Any:
