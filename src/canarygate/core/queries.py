@@ -38,7 +38,12 @@ class PlannedQuery:
 def journey_windows(journey: JourneySpec, spec: GateSpec) -> tuple[Duration, ...]:
     """Burn-rate windows of the policy (with the combined rules that judge this journey) plus
     the journey's compliance window, shortest first."""
-    return _windows(spec.health.for_journey(journey.name).windows(), journey.window)
+    return windows_judged(journey, spec.health)
+
+
+def windows_judged(journey: JourneySpec, health: HealthPolicy) -> tuple[Duration, ...]:
+    """`journey_windows` from the only part of the gate it depends on: its health policy."""
+    return _windows(health.for_journey(journey.name).windows(), journey.window)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -77,7 +82,7 @@ def journey_queries(
     """A journey's queries: good and total over each window, then its freshness."""
     planned: list[PlannedQuery] = []
     by = journey.segments.by if journey.segments else None
-    windows = _windows(health.for_journey(journey.name).windows(), journey.window)
+    windows = windows_judged(journey, health)
     for window in windows:
         values = {"window": window.text, "interval": interval}
         for role, template in ((Role.GOOD, journey.sli.good), (Role.TOTAL, journey.sli.total)):

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from canarygate.core.durations import Duration
 from canarygate.core.observations import Missing, QueryKey, Role
-from canarygate.core.queries import SHARED_PLANS, PlannedQuery, journey_queries
+from canarygate.core.queries import SHARED_PLANS, PlannedQuery, journey_queries, windows_judged
 from canarygate.core.selectors import additive_unit
 from canarygate.core.slo import error_ratio
 from canarygate.core.specs import GateSpec, HealthPolicy, JourneySpec
@@ -118,8 +118,7 @@ def journey_slow_windows(
     if unit is None or unit != additive_unit(journey.sli.total):
         return ()
     planned = {q.key: q for q in journey_queries(journey, health, interval)}
-    # As core.queries.journey_windows: the combined rules that judge this journey count too.
-    windows = tuple(sorted({*health.for_journey(journey.name).windows(), journey.window}))
+    windows = windows_judged(journey, health)
     fresh = tuple(w for w in windows if w < SLOW)
     found: list[SlowWindow] = []
     for window in (w for w in windows if w >= SLOW and fresh):
