@@ -32,6 +32,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from canarygate.kube import GateInformer, InformerEvent, Synced, Upsert, connect
+from lab import crds
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "crds" / "canarygate.io_canarygates.yaml"
@@ -120,13 +121,14 @@ def kubectl_for(kubeconfig: Path) -> str:
     return found
 
 
-def kubectl(kubeconfig: Path, *args: str) -> None:
-    subprocess.run(
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    return subprocess.run(
         [kubectl_for(kubeconfig), f"--kubeconfig={kubeconfig}", *args],
         check=True,
         capture_output=True,
+        text=True,
         timeout=120,
-    )
+    ).stdout
 
 
 async def create_gates(
@@ -186,8 +188,7 @@ def main() -> int:
     namespace = f"canarygate-bench-{uuid.uuid4().hex[:6]}"
     try:
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
-        kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
-                "crd/canarygates.canarygate.io")  # fmt: skip
+        crds.wait_established(lambda *a: kubectl(kubeconfig, *a), ["canarygates.canarygate.io"])
         print(f"creating {args.gates} CanaryGates in {namespace}", flush=True)
         took = asyncio.run(
             create_gates(kubeconfig, namespace, args.gates, args.batch, args.concurrency)

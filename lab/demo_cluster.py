@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import crds
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "e2e" / "cluster"
 CRD = REPO / "crds" / "canarygate.io_canarygates.yaml"
@@ -178,5 +180,8 @@ def start_cluster(say: Say) -> LocalCluster:
     kubeconfig = Path(up.stdout.strip().splitlines()[-1])
     cluster = LocalCluster(kubeconfig, kubectl_of(kubeconfig), started_here=not running)
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    try:
+        crds.wait_established(cluster.kubectl, [CRD_NAME], timeout=60)
+    except crds.CRDsNotEstablished as error:
+        raise SetupError(str(error), "") from None
     return cluster

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from lab import crds
 from lab.prometheus import free_port
 from lab.stage import Process, StageError, wait_for
 
@@ -154,13 +155,10 @@ def install_crds(peer: Peer, kubeconfig: Path) -> None:
         raise PeerError(f"no CRD YAMLs under {peer.directory / 'crds'}; rebuild with --force")
     for path in files:
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", f"--filename={path}")
-    kubectl(
-        kubeconfig,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=120s",
-        *(f"crd/{name}" for name in peer.crds),
-    )
+    try:
+        crds.wait_established(lambda *args: kubectl(kubeconfig, *args, timeout=30), peer.crds)
+    except crds.CRDsNotEstablished as error:
+        raise PeerError(f"{peer.name}: {error}") from None
 
 
 @dataclass

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from lightkube import Client
 
+from lab import crds
 from lab.prometheus import RunningPrometheus
 
 T = TypeVar("T")
@@ -65,6 +66,23 @@ class Cluster:
         if check and result.returncode != 0:
             pytest.fail(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result.stdout
+
+    def wait_crds_established(self, *names: str, timeout: float = 60.0) -> None:
+        """Polls the conditions: `kubectl wait` fails outright on a CRD not yet given any."""
+
+        def run(*args: str) -> str:
+            done = subprocess.run(
+                [self.kubectl_path, f"--kubeconfig={self.kubeconfig}", *args],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.strip())
+            return done.stdout
+
+        try:
+            crds.wait_established(run, names, timeout=timeout)
+        except crds.CRDsNotEstablished as error:
+            pytest.fail(str(error))
 
 
 @dataclass(frozen=True)

@@ -568,9 +568,7 @@ def apply_crd(cluster: Cluster) -> None:
     session started from another checkout may apply its own CRD, whose schema prunes fields
     this one's tests write; modules whose fields are recent apply it again before each test."""
     cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/canarygates.canarygate.io"
-    )
+    cluster.wait_crds_established("canarygates.canarygate.io")
     wait_until(
         "CanaryGates to be served",
         lambda: cluster.kubectl(

@@ -63,9 +63,7 @@ SPEC: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def crd(cluster: Cluster) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/canarygates.canarygate.io"
-    )
+    cluster.wait_crds_established("canarygates.canarygate.io")
     # Served a moment after Established.
     wait_until(
         "CanaryGates to be served",

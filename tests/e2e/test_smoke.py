@@ -34,9 +34,7 @@ def test_api_server_is_healthy(cluster: Cluster) -> None:
 
 def test_canarygate_crd_applies_and_prints_its_columns(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", f"--filename={CRD}")
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/canarygates.canarygate.io"
-    )
+    cluster.wait_crds_established("canarygates.canarygate.io")
     gate = f"""\
 apiVersion: canarygate.io/v1alpha1
 kind: CanaryGate
