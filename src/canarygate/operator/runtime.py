@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from canarygate.operator.logs import gate_fields
 from canarygate.operator.observing import Observer
 from canarygate.operator.records import GateKey, GateRecord, key_of, record_from
 from canarygate.operator.rollouts import Next, Rollouts, RolloutSettings
-from canarygate.operator.scheduling import DueQueue
+from canarygate.operator.scheduling import DueQueue, Slots
 from canarygate.webhooks import WebhookCaller
 
 log = logging.getLogger("canarygate.operator")
@@ -59,6 +58,9 @@ class RuntimeSettings:
     # Answer slow windows (1d and longer) from earlier readings where that cannot change a
     # decision (core.slow_windows); off, every window is read every tick.
     window_cache: bool = True
+    # Gates of one interval share a slot of the scheduler's grid, one batch, up to this many
+    # (or their even share of the interval's slots, if more); then the next slot with room.
+    shared_slot_gates: int = 250
     # Gates due within this much of each other are evaluated in the same batch.
     batch_window_seconds: float = 0.25
     # The instant evaluations are made at and status times are written with. Benchmarks
@@ -78,6 +80,7 @@ class Runtime:
         self.observer = observer or Observer()
         self.records: dict[GateKey, GateRecord] = {}
         self.queue: DueQueue[GateKey] = DueQueue()
+        self.slots = Slots(settings.shared_slot_gates)
         self.pool = ClientPool()
         self.webhooks = WebhookCaller()
         # Set by the verdict API when it runs: told of every evaluation the scheduler makes,
@@ -183,6 +186,7 @@ class Runtime:
             room = self.settings.max_in_flight - len(self._busy)
             due = self.queue.pop_due(now + self.settings.batch_window_seconds, limit=room)
             if due:
+                self.slots.forget_before(now)
                 self.observer.tick_started(max(0.0, now - due[0][1]), len(due))
                 self._tick(due)
         await self._drain()
@@ -382,13 +386,14 @@ class Runtime:
         now = time.monotonic()
         due = now + delay
         if outcome.after is None and not outcome.failed:
-            # One interval after it was last due, on the shared grid, never in the past: a
-            # gate whose transition outlasted its interval comes round at once (counted), not
-            # once per interval missed.
+            # One interval after it was last due, on a slot of the shared grid with room,
+            # never in the past: a gate whose transition outlasted its interval comes round at
+            # once (counted), not once per interval missed.
             base = record.last_due if record.last_due is not None else now
             if base + delay < now:
                 self.observer.overran()
-            due = _on_grid(max(base + delay, now), record.interval_seconds)
+            earliest = max(base + delay, now)
+            due = self.slots.place(earliest, record.interval_seconds, len(self.records))
         if record.poked:  # something arrived while it was busy (an approval, a control)
             record.poked = False
             due = now
@@ -405,15 +410,6 @@ class Runtime:
         if tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait(tasks, timeout=30)
-
-
-def _on_grid(due: float, interval: float) -> float:
-    """`due` moved to the next slot of a grid shared by every gate of this interval, so gates
-    evaluate together in few large batches instead of many small ones (each batch costs
-    Prometheus requests whatever its size). A slot is a tenth of the interval, between
-    0.25 s and 5 s: a gate is seen at most that much after its interval."""
-    slot = min(5.0, max(0.25, interval / 10))
-    return math.ceil(due / slot) * slot
 
 
 def _not_newer(body: Mapping[str, Any], known: str) -> bool:

@@ -4,6 +4,9 @@
 entry and leaves the old one in the heap; popping skips entries that no longer match the
 gate's current due time (lazy deletion), so every operation is O(log n) and nothing scans
 all gates. `wait_for_due` sleeps until the earliest gate is due or something new arrives.
+
+`Slots` says which slot of a grid shared by the gates of one interval a gate's next
+evaluation goes to: the same slot for a few hundred gates, spread evenly for thousands.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import math
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -79,3 +83,67 @@ class DueQueue(Generic[K]):
     def _drop_stale(self) -> None:
         while self._heap and self._due.get(self._heap[0][2]) != self._heap[0][0]:
             heapq.heappop(self._heap)
+
+
+# The grid: a slot is a tenth of the interval, between 0.25 s and 5 s, and a whole number of
+# slots make one interval, so a gate evaluated on a slot comes round on a slot again.
+SLOT_SHORTEST = 0.25
+SLOT_LONGEST = 5.0
+# A slot takes its even share of the gates and this much more before it counts as full:
+# room for the gates that come and go without moving everyone along.
+SHARE_SLACK = 1.1
+
+
+def grid(interval: float) -> tuple[float, int]:
+    """(slot length, slots per interval) for gates of this interval."""
+    wanted = min(SLOT_LONGEST, max(SLOT_SHORTEST, interval / 10))
+    slots = max(1, round(interval / wanted))
+    return interval / slots, slots
+
+
+class Slots:
+    """Which slot of the grid a gate's next evaluation goes to.
+
+    Gates of one interval share slots so that they are evaluated together, in few large
+    batches (each batch costs Prometheus requests whatever its size). But a slot holding
+    thousands of gates makes a tick that outlasts the slot, and then every later slot
+    starts late. So a slot takes gates up to `floor`, or up to its even share of all gates
+    (with some slack) when that is more; beyond that a gate goes to the next slot with room,
+    or the least full, never more than one interval minus a slot after it was due. A few
+    hundred gates keep sharing one slot; ten thousand spread evenly over the interval, and
+    stay where they landed, since one interval later is the same slot again.
+
+    Loads are counted when a gate is placed and forgotten once the slot has passed; a gate
+    placed twice before its slot (rescheduled, deleted) is counted twice, which only spreads
+    a little more."""
+
+    def __init__(self, floor: int) -> None:
+        self.floor = max(1, floor)
+        self._load: dict[tuple[float, int], int] = {}
+
+    def place(self, earliest: float, interval: float, gates: int) -> float:
+        """The start of the slot a gate due no earlier than `earliest` (monotonic seconds)
+        goes to, one of `gates` gates; counted in that slot's load."""
+        length, per_interval = grid(interval)
+        first = math.ceil(earliest / length - 1e-9)
+        room = max(self.floor, math.ceil(SHARE_SLACK * gates / per_interval))
+        chosen, lightest = first, None
+        for index in range(first, first + per_interval):
+            load = self._load.get((length, index), 0)
+            if load < room:
+                chosen = index
+                break
+            if lightest is None or load < lightest:
+                chosen, lightest = index, load
+        self._load[(length, chosen)] = self._load.get((length, chosen), 0) + 1
+        return chosen * length
+
+    def load(self, at: float, interval: float) -> int:
+        """How many gates were placed in the slot starting at `at`."""
+        length, _ = grid(interval)
+        return self._load.get((length, round(at / length)), 0)
+
+    def forget_before(self, now: float) -> None:
+        """Drop the loads of slots that have passed (a few per interval in use)."""
+        for key in [k for k in self._load if (k[1] + 1) * k[0] < now]:
+            del self._load[key]

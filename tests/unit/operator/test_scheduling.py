@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from canarygate.operator.records import GateKey, GateRecord
 from canarygate.operator.rollouts import Next
 from canarygate.operator.runtime import Runtime, RuntimeSettings
-from canarygate.operator.scheduling import DueQueue
+from canarygate.operator.scheduling import DueQueue, Slots, grid
 from canarygate.operator.serving import make_app, parse_address
 
 from .harness import gate_body
@@ -167,3 +167,68 @@ async def test_no_more_gates_in_work_than_allowed_and_the_rest_wait_their_turn()
     assert max(in_work) <= 4
     await runtime.stop()
     loop.cancel()
+
+
+@pytest.mark.parametrize(
+    ("interval", "length", "slots"),
+    [(30.0, 3.0, 10), (120.0, 5.0, 24), (1.0, 0.25, 4), (0.1, 0.1, 1), (77.0, 77 / 15, 15)],
+)
+def test_the_grid_makes_an_interval_of_whole_slots(
+    interval: float, length: float, slots: int
+) -> None:
+    assert grid(interval) == pytest.approx((length, slots))
+
+
+def test_a_few_hundred_gates_share_one_slot() -> None:
+    slots = Slots(floor=250)
+    placed = {slots.place(61.0, 30.0, gates=200) for _ in range(200)}
+    assert placed == {63.0}  # the next slot of the 3 s grid, for all of them
+
+
+def test_thousands_of_gates_due_together_spread_within_one_interval() -> None:
+    slots = Slots(floor=250)
+    placed = [slots.place(61.0, 30.0, gates=10_000) for _ in range(10_000)]
+    assert min(placed) == 63.0
+    assert max(placed) < 61.0 + 30.0  # never more than an interval after it was due
+    per_slot = {at: placed.count(at) for at in set(placed)}
+    assert len(per_slot) == 10
+    assert max(per_slot.values()) == 1100  # an even share, 1,000, and a tenth more
+
+
+def test_spread_gates_stay_on_their_slot_one_interval_later() -> None:
+    slots = Slots(floor=250)
+    first = [slots.place(61.0, 30.0, gates=10_000) for _ in range(10_000)]
+    slots.forget_before(100.0)
+    again = [slots.place(at + 30.0, 30.0, gates=10_000) for at in first]
+    assert again == [at + 30.0 for at in first]
+
+
+def test_loads_of_passed_slots_are_forgotten() -> None:
+    slots = Slots(floor=1)
+    assert slots.place(0.5, 30.0, gates=1) == 3.0
+    assert slots.load(3.0, 30.0) == 1
+    slots.forget_before(7.0)
+    assert slots.load(3.0, 30.0) == 0
+    assert slots.place(3.0, 30.0, gates=1) == 3.0  # room again: the old load is gone
+
+
+async def test_the_runtime_spreads_gates_once_a_slot_is_full() -> None:
+    """Three gates last due together, a slot holding two: the third goes to the next slot,
+    not further, and not before its interval."""
+    runtime = Runtime(rollouts_store=None, settings=RuntimeSettings(shared_slot_gates=2))
+    for name in ("a", "b", "c"):
+        body = gate_body()
+        body["metadata"].update(name=name, uid=name, generation=1, resourceVersion="1")
+        runtime.remember(body)
+    now = time.monotonic()
+    for key, record in runtime.records.items():
+        record.last_due = now
+        runtime.queue.discard(key)
+        runtime._finished(key, Next())
+    dues = sorted(d for k in runtime.records if (d := runtime.queue.due_at(k)) is not None)
+    interval = next(iter(runtime.records.values())).interval_seconds
+    length, _ = grid(interval)
+    assert len(dues) == 3
+    assert dues[0] == dues[1] >= now + interval
+    assert dues[2] == pytest.approx(dues[0] + length)
+    await runtime.pool.aclose()
