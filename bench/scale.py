@@ -20,7 +20,7 @@ to the end of the fixture's 31 days of history). It prints, per N:
 Minutes per 1,000 gates (creating, starting and deleting them is bound by the API server).
 Run by hand, not in CI:
 
-    python -m bench.scale [--gates 1000,10000] [--steady 600] [--settle 60] [--json PATH]
+    python -m bench.scale [--gates 1000,10000] [--steady 120] [--settle 30] [--json PATH]
         [--no-window-cache] [--profile PREFIX]
 """
 
@@ -564,8 +564,8 @@ async def run(args: argparse.Namespace) -> list[Figures]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gates", default="1000,10000", help="sizes, comma-separated")
-    parser.add_argument("--steady", type=float, default=600.0, help="seconds measured")
-    parser.add_argument("--settle", type=float, default=60.0, help="seconds before measuring")
+    parser.add_argument("--steady", type=float, default=120.0, help="seconds measured")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds before measuring")
     parser.add_argument(
         "--no-window-cache", action="store_true", help="read every window every tick"
     )
