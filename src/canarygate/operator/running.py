@@ -29,6 +29,7 @@ from canarygate.kube import (
     connect,
 )
 from canarygate.kube.leasing import LeaderElector, LeaseSettings
+from canarygate.operator import heap
 from canarygate.operator.authenticating import Authenticator
 from canarygate.operator.fencing import FencedStore
 from canarygate.operator.logs import configure_logging
@@ -108,9 +109,11 @@ class Operator:
         self.informer = GateInformer(
             self.api, list(self.settings.namespaces) or None, self._on_event
         )
+        heap.collect_young_less_often()
         self._tasks += [
             asyncio.create_task(self.informer.run(), name="canarygate informer"),
             asyncio.create_task(self.runtime.run(), name="canarygate scheduler"),
+            asyncio.create_task(heap.keep_frozen(self.runtime.synced), name="canarygate heap"),
         ]
         await self._serve()
         if self.settings.verdict.address:
