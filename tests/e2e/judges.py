@@ -109,7 +109,12 @@ def ensure_our_crd(scenario: Scenario) -> None:
 
 def callers_of(scenario: Scenario, gate: str) -> list[dict[str, Any]]:
     ensure_our_crd(scenario)
-    return list((scenario.status(gate).get("verdict") or {}).get("callers") or [])
+    return callers_in(scenario.status(gate))
+
+
+def callers_in(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """`status.verdict.callers` of one status already read."""
+    return list((status.get("verdict") or {}).get("callers") or [])
 
 
 def replaced(
