@@ -385,18 +385,20 @@ class Runtime:
             delay = record.interval_seconds if outcome.after is None else outcome.after
         now = time.monotonic()
         due = now + delay
-        if outcome.after is None and not outcome.failed:
-            # One interval after it was last due, on a slot of the shared grid with room,
-            # never in the past: a gate whose transition outlasted its interval comes round at
-            # once (counted), not once per interval missed.
+        on_grid = outcome.after is None and not outcome.failed
+        if on_grid:
+            # One interval after it was last due, never in the past: a gate whose transition
+            # outlasted its interval comes round at once (counted), not once per interval
+            # missed.
             base = record.last_due if record.last_due is not None else now
             if base + delay < now:
                 self.observer.overran()
-            earliest = max(base + delay, now)
-            due = self.slots.place(earliest, record.interval_seconds, len(self.records))
+            due = max(base + delay, now)
         if record.poked:  # something arrived while it was busy (an approval, a control)
             record.poked = False
             due = now
+        elif on_grid:  # on a slot of the shared grid with room (counted in its load)
+            due = self.slots.place(due, record.interval_seconds, len(self.records))
         earlier = self.queue.due_at(key)
         self.queue.schedule(key, due if earlier is None else min(due, earlier))
 

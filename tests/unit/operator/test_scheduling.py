@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -232,3 +233,34 @@ async def test_the_runtime_spreads_gates_once_a_slot_is_full() -> None:
     assert dues[0] == dues[1] >= now + interval
     assert dues[2] == pytest.approx(dues[0] + length)
     await runtime.pool.aclose()
+
+
+async def test_a_poked_gate_comes_round_at_once_and_takes_no_room_in_a_slot() -> None:
+    """An approval or a control that arrived while the gate was busy brings it back at once;
+    the slot it would have gone to keeps its room for the gates that do go there."""
+    runtime = Runtime(rollouts_store=None, settings=RuntimeSettings(shared_slot_gates=1))
+    for name in ("poked", "next"):
+        body = gate_body()
+        body["metadata"].update(name=name, uid=name, generation=1, resourceVersion="1")
+        runtime.remember(body)
+    poked, following = list(runtime.records)
+    now = time.monotonic()
+    for key in (poked, following):
+        runtime.records[key].last_due = now
+        runtime.queue.discard(key)
+    runtime.records[poked].poked = True
+    runtime._finished(poked, Next())
+    runtime._finished(following, Next())
+    assert runtime.records[poked].poked is False
+    assert (runtime.queue.due_at(poked) or 0) <= time.monotonic()
+    due = runtime.queue.due_at(following)
+    interval = runtime.records[following].interval_seconds
+    assert due is not None
+    assert due == pytest.approx(min_slot_at_or_after(now + interval, interval))
+    assert runtime.slots.load(due, interval) == 1
+    await runtime.pool.aclose()
+
+
+def min_slot_at_or_after(at: float, interval: float) -> float:
+    length, _ = grid(interval)
+    return math.ceil(at / length - 1e-9) * length
