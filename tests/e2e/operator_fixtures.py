@@ -154,7 +154,7 @@ class ApiWatch:
     """Every version of one object as the API server streams it (kubectl get --watch)."""
 
     def __init__(self, cluster: Cluster, kind: str, namespace: str, name: str) -> None:
-        self.kind = kind
+        self.kind, self.name = kind, name
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self._triggers: list[Trigger] = []
@@ -517,6 +517,21 @@ class Scenario:
         if self.get(kind, name) is not None:
             wait_until(f"the watch of {kind} {name} to start", lambda: watch.seen, timeout=30)
         return watch
+
+    def versions(self, watch: ApiWatch, *, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Every version the watch streamed, up to the object's version now at least: a
+        status that says a move is done can be read before kubectl's stream delivers the
+        move's own version."""
+        current = self.get(watch.kind, watch.name)
+        if current is None:
+            return watch.bodies()
+        version = current["metadata"]["resourceVersion"]
+        wait_until(
+            f"the watch of {watch.kind} {watch.name} to stream version {version}",
+            lambda: any(b["metadata"].get("resourceVersion") == version for b in watch.bodies()),
+            timeout=timeout,
+        )
+        return watch.bodies()
 
     # -- cleanup ---------------------------------------------------------------------------
 

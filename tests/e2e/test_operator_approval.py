@@ -119,7 +119,12 @@ def test_a_step_and_the_promotion_wait_for_their_own_approvals(scenario: Scenari
     ]
     assert "approval" not in status
     # Every version of the route: the step once, then the promotion.
-    assert sequence_of([weights(b) for b in route.bodies()]) == [[(100, 0)], [(80, 20)], [(0, 100)]]
+    assert sequence_of([weights(b) for b in scenario.versions(route)]) == [
+        [(100, 0)],
+        [(80, 20)],
+        [(0, 100)],
+    ]
+    scenario.wait_event("web", "Promoted")  # posted after the status that says Promoted
     reasons = scenario.event_reasons("web")
     assert reasons.count("WaitingForApproval") == 2
     assert reasons.count("Advanced") == 1
@@ -226,5 +231,9 @@ def test_a_worse_success_metric_waits_for_a_person_without_an_approval_policy(
         "promote: the last step (20%) passed; success metric(s) conversion worse than the "
         "baseline, and a person approved the promotion"
     )
-    assert sequence_of([weights(b) for b in route.bodies()]) == [[(100, 0)], [(80, 20)], [(0, 100)]]
+    assert sequence_of([weights(b) for b in scenario.versions(route)]) == [
+        [(100, 0)],
+        [(80, 20)],
+        [(0, 100)],
+    ]
     assert scenario.event_reasons("web").count("WaitingForApproval") == 1

@@ -165,13 +165,14 @@ def test_the_standby_takes_over_when_the_active_replica_dies_mid_step(
         ("advance", 60, 80),
         ("promote", 80, 100),
     ]
-    seen = sequence_of([managed_weights(b, STABLE, CANARY) for b in route.bodies()])
+    seen = sequence_of([managed_weights(b, STABLE, CANARY) for b in scenario.versions(route)])
     assert seen == [[(100, 0)], [(80, 20)], [(60, 40)], [(40, 60)], [(20, 80)], [(0, 100)]]
     assert status.get("intent") is None
     assert replicas.writes("replica-b") > 0  # it did the rest
 
     # Who wrote what: Events before the kill came from replica-a only, and each transition
     # was announced at most once (an Event may be lost with a kill, never doubled).
+    scenario.wait_event("web", "Promoted")  # posted after the status that says Promoted
     events = scenario.events("web")
     for event in events:
         by = event.get("reportingInstance")

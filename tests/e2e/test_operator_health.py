@@ -20,6 +20,7 @@ import pytest
 
 from lab import scenarios as sc
 from lab.stage import Simulator
+from tests.e2e.helpers import wait_until
 from tests.e2e.operator_fixtures import Scenario, history_steps, managed_weights, sequence_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240), pytest.mark.usefixtures("own_crd")]
@@ -122,16 +123,22 @@ def test_a_fleet_wide_incident_freezes_without_rollback_and_the_gate_resumes(
     assert "rollback" not in [action for action, _, _ in steps]
     after_freeze = steps[[s[2] for s in steps].index(held) + 1]
     assert after_freeze[:2] == ("advance" if held < 80 else "promote", held)
+
     # The story in Events: frozen, the freeze's cooldown once health left red (a hold that
     # says until when), then moving again (an Unfrozen Event is posted only when the first
     # evaluation after the freeze holds; here it may advance at once).
-    events = scenario.events("web")
-    reasons = [str(e["reason"]) for e in events]
-    after = [
-        e for e in events[reasons.index("Frozen") + 1 :]
-        if not str(e.get("message", "")).startswith("hold: frozen: ")
-    ]  # fmt: skip
-    assert after, reasons
+    def moving_again() -> list[dict[str, Any]] | None:
+        # The Event of the move is posted after the status that shows it: wait for it.
+        events = scenario.events("web")
+        reasons = [str(e["reason"]) for e in events]
+        after = [
+            e for e in events[reasons.index("Frozen") + 1 :]
+            if not str(e.get("message", "")).startswith("hold: frozen: ")
+        ]  # fmt: skip
+        return after or None
+
+    after = wait_until("an Event after the freeze", moving_again, timeout=30)
+    reasons = scenario.event_reasons("web")
     assert after[0]["reason"] in ("Unfrozen", "Advanced", "Promoted"), reasons
     assert "RolledBack" not in reasons
 

@@ -53,7 +53,7 @@ def test_istio_virtual_service_steps_through_and_is_promoted(scenario: Scenario)
             for entry in body["spec"]["http"][0]["route"]
         ]
 
-    assert sequence_of([split(b) for b in watch.bodies()]) == [
+    assert sequence_of([split(b) for b in scenario.versions(watch)]) == [
         [(STABLE, 100), (CANARY, 0)],
         [(STABLE, 80), (CANARY, 20)],
         [(STABLE, 40), (CANARY, 60)],
@@ -82,7 +82,7 @@ def test_nginx_canary_ingress_with_a_failing_canary_is_rolled_back(scenario: Sce
     annotations = [
         ((b["metadata"].get("annotations") or {}).get(sc.NGINX_CANARY),
          (b["metadata"].get("annotations") or {}).get(sc.NGINX_CANARY_WEIGHT))
-        for b in watch.bodies()
+        for b in scenario.versions(watch)
     ]  # fmt: skip
     assert sequence_of(annotations) == [("true", "0"), ("true", "20"), ("true", "0")]
     # ingress-nginx splits by the canary Ingress alone: the stable one is never written.

@@ -85,7 +85,7 @@ def test_a_replica_ratio_rollout_steps_and_is_promoted(scenario: Scenario) -> No
     ]
 
     def replicas(watch: Any) -> list[int]:
-        return sequence_of([b["spec"]["replicas"] for b in watch.bodies()])
+        return sequence_of([b["spec"]["replicas"] for b in scenario.versions(watch)])
 
     # 50 % of 4 is two canary pods; promoted, the canary runs all four, the stable none.
     assert replicas(canary_watch) == [0, 2, 4]

@@ -157,7 +157,7 @@ def test_sigkill_at_each_point_of_a_rollout_resumes_exactly(scenario: Scenario) 
     assert status["weight"] == 100
     assert status.get("intent") is None
     # Every version of the route: each step once, in order, never back.
-    seen = sequence_of([route_weights(b) for b in route.bodies()])
+    seen = sequence_of([route_weights(b) for b in scenario.versions(route)])
     assert seen == [[(100, 0)], [(80, 20)], [(60, 40)], [(40, 60)], [(0, 100)]], context
     assert route_weights(scenario.must_get("HTTPRoute", ROUTE)) == [(0, 100)]
     reasons = scenario.event_reasons("web")
@@ -189,7 +189,7 @@ def test_sigkill_right_after_a_rollback_moved_the_route_records_it_after_restart
     assert [s for s in steps if s[0] != "hold"] == [("advance", 0, 20), ("rollback", 20, 0)], landed
     assert status["weight"] == 0
     assert route_weights(scenario.must_get("HTTPRoute", ROUTE)) == [(100, 0)]
-    assert sequence_of([route_weights(b) for b in route.bodies()]) == [
+    assert sequence_of([route_weights(b) for b in scenario.versions(route)]) == [
         [(100, 0)],
         [(80, 20)],
         [(100, 0)],
@@ -229,6 +229,6 @@ def test_sigterm_in_the_middle_of_a_step_resumes_exactly(scenario: Scenario) -> 
         ("advance", 40, 60),
         ("promote", 60, 100),
     ], landed
-    seen = sequence_of([route_weights(b) for b in route.bodies()])
+    seen = sequence_of([route_weights(b) for b in scenario.versions(route)])
     assert seen == [[(100, 0)], [(80, 20)], [(60, 40)], [(40, 60)], [(0, 100)]], landed
     assert scenario.event_reasons("web").count("Advanced") == 3

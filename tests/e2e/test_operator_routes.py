@@ -120,7 +120,7 @@ def test_edits_by_another_field_manager_survive_the_weight_changes(scenario: Sce
     ]
     later = [
         body
-        for body in watch.bodies()
+        for body in scenario.versions(watch)
         if int(body["metadata"]["resourceVersion"]) >= edited_version
     ]
     # Every version after the edit kept it, while the weights went on moving.
