@@ -30,8 +30,10 @@ def wait_until(
     timeout: float = 60.0,
     interval: float = 0.5,
 ) -> T:
-    """Poll `probe` until it returns something other than None/False; fail with the last
-    value seen (or the last exception) after `timeout` seconds. Never a blind sleep."""
+    """Poll `probe` until it returns a value: anything but None, False or an empty string or
+    collection (a watch that has seen nothing yet, a command that printed nothing); zero is a
+    value. Fail with the last value seen (or the last exception) after `timeout` seconds.
+    Never a blind sleep."""
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -41,11 +43,20 @@ def wait_until(
             value, last = None, error
         else:
             last = value
-        if value is not None and value is not False:
+        if arrived(value):
             return value
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
+
+
+def arrived(value: object) -> bool:
+    """What `wait_until` takes for an answer. An empty list used to count: a watch waited for
+    with `lambda: watch.seen` was taken as started before it had listed anything, and missed
+    the object's first version (a CI failure)."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | bytes | list | tuple | dict | set) and len(value) == 0)
 
 
 @dataclass(frozen=True)

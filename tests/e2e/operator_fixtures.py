@@ -78,14 +78,14 @@ KINDS: dict[str, Any] = {
     "Deployment": Deployment,
     "Lease": Lease,
 }
-KUBECTL_KINDS = {
-    "CanaryGate": "canarygates.canarygate.io",
-    "HTTPRoute": "httproutes.gateway.networking.k8s.io",
-    "VirtualService": "virtualservices.networking.istio.io",
-    "Ingress": "ingresses.networking.k8s.io",
-    "Deployment": "deployments.apps",
-    "Lease": "leases.coordination.k8s.io",
-}
+
+
+def collection_path(kind: str, namespace: str) -> str:
+    """The API path of `kind`'s objects in `namespace`."""
+    info = KINDS[kind]._api_info
+    group, version = info.resource.group, info.resource.version
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    return f"{prefix}/namespaces/{namespace}/{info.plural}"
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -151,19 +151,30 @@ class Trigger:
 
 
 class ApiWatch:
-    """Every version of one object as the API server streams it (kubectl get --watch)."""
+    """Every version of one object as the API server streams it.
+
+    The object is listed first, here, and the watch (`kubectl get --raw ...?watch=true`)
+    starts from that list's resourceVersion: the version current when the watch is made is
+    the first one seen, and no later one is missed however late kubectl connects. (A
+    `kubectl get --watch` started in the background lists when it gets round to it, and
+    missed the first versions of a route the operator moved at once.)"""
 
     def __init__(self, cluster: Cluster, kind: str, namespace: str, name: str) -> None:
         self.kind, self.name = kind, name
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self._triggers: list[Trigger] = []
+        path = collection_path(kind, namespace)
+        selector = f"fieldSelector=metadata.name%3D{name}"
+        listed = json.loads(cluster.kubectl("get", f"--raw={path}?{selector}"))
+        for item in listed.get("items") or []:
+            self.seen.append(Seen(time.monotonic(), "ADDED", item))
+        version = listed["metadata"]["resourceVersion"]
         self._process = subprocess.Popen(
             [
                 cluster.kubectl_path, f"--kubeconfig={cluster.kubeconfig}", "get",
-                KUBECTL_KINDS[kind], f"--namespace={namespace}",
-                f"--field-selector=metadata.name={name}", "--watch", "--output-watch-events",
-                "--output=json",
+                f"--raw={path}?watch=true&{selector}&resourceVersion={version}"
+                "&timeoutSeconds=3600",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -174,16 +185,13 @@ class ApiWatch:
 
     def _read(self) -> None:
         assert self._process.stdout is not None
-        pending = ""
-        for line in self._process.stdout:
-            # One event per line in watch mode; accumulate in case a printer wraps.
-            pending += line
-            try:
-                event = json.loads(pending)
-            except json.JSONDecodeError:
+        for line in self._process.stdout:  # one event per line
+            if not line.strip():
                 continue
-            pending = ""
+            event = json.loads(line)
             seen = Seen(time.monotonic(), str(event.get("type")), event.get("object") or {})
+            if seen.type not in ("ADDED", "MODIFIED", "DELETED"):
+                continue  # an ERROR (a Status) or a BOOKMARK is not a version of the object
             with self._lock:
                 self.seen.append(seen)
                 due = [t for t in self._triggers if t.matches(seen.body)]
@@ -513,9 +521,6 @@ class Scenario:
     def watch(self, kind: str, name: str) -> ApiWatch:
         watch = ApiWatch(self.cluster, kind, self.namespace, name)
         self.watches.append(watch)
-        # kubectl first lists (an ADDED for an existing object): then it is watching.
-        if self.get(kind, name) is not None:
-            wait_until(f"the watch of {kind} {name} to start", lambda: watch.seen, timeout=30)
         return watch
 
     def versions(self, watch: ApiWatch, *, timeout: float = 30.0) -> list[dict[str, Any]]:
