@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from canarygate.kube import GateInformer, InformerEvent, Synced, Upsert, connect
 from lab import crds
+from lab.kubectl import find_kubectl
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "crds" / "canarygate.io_canarygates.yaml"
@@ -107,15 +107,7 @@ async def measure(kubeconfig: str, namespace: str | None) -> dict[str, Any]:
 
 
 def kubectl_for(kubeconfig: Path) -> str:
-    if explicit := os.environ.get("CANARYGATE_KUBECTL"):
-        return explicit
-    env_file = kubeconfig.parent / "cluster.env"
-    if env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key == "CANARYGATE_KUBECTL" and Path(value).is_file():
-                return value
-    found = shutil.which("kubectl")
+    found = find_kubectl(kubeconfig)
     if found is None:
         raise SystemExit("bench: no kubectl (set CANARYGATE_KUBECTL or put kubectl on PATH)")
     return found

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import crds
+from lab.kubectl import find_kubectl
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "e2e" / "cluster"
@@ -153,14 +154,9 @@ class LocalCluster:
 
 def kubectl_of(kubeconfig: Path) -> str:
     """Our own kubectl build, recorded by `up` in cluster.env beside the kubeconfig."""
-    env_file = kubeconfig.parent / "cluster.env"
-    if env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key == "CANARYGATE_KUBECTL" and Path(value).is_file():
-                return value
-    found = shutil.which("kubectl")
+    found = find_kubectl(kubeconfig)
     if found is None:
+        env_file = kubeconfig.parent / "cluster.env"
         raise SetupError(f"no kubectl: {env_file} names none and none is on PATH")
     return found
 

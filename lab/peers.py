@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from lab import crds
+from lab.kubectl import find_kubectl
 from lab.prometheus import free_port
 from lab.stage import Process, StageError, wait_for
 
@@ -122,15 +123,7 @@ def ensure_built(peer: Peer) -> Path:
 def kubectl_for(kubeconfig: Path) -> str:
     """kubectl: $CANARYGATE_KUBECTL, else the local control plane's (cluster.env beside its
     kubeconfig), else kubectl on PATH."""
-    if env := os.environ.get("CANARYGATE_KUBECTL"):
-        return env
-    cluster_env = kubeconfig.parent / "cluster.env"
-    if cluster_env.is_file():
-        for line in cluster_env.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key == "CANARYGATE_KUBECTL" and value:
-                return value
-    return "kubectl"
+    return find_kubectl(kubeconfig) or "kubectl"  # the error, if any, from running it
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, timeout: float = 300.0) -> str:

@@ -12,7 +12,6 @@ kubectl: $CANARYGATE_KUBECTL, else the one recorded in cluster.env beside the ku
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,7 @@ from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
+from lab.kubectl import find_kubectl
 from lab.prometheus import RunningPrometheus, free_port, start_prometheus
 from tests.e2e.helpers import Cluster, SimulatedTraffic, query, wait_until
 
@@ -56,15 +56,7 @@ def pytest_runtest_makereport(
 
 
 def _kubectl_for(kubeconfig: Path) -> str:
-    if explicit := os.environ.get("CANARYGATE_KUBECTL"):
-        return explicit
-    env_file = kubeconfig.parent / "cluster.env"
-    if env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key == "CANARYGATE_KUBECTL" and Path(value).is_file():
-                return value
-    found = shutil.which("kubectl")
+    found = find_kubectl(kubeconfig)
     if found is None:
         pytest.fail("no kubectl: set CANARYGATE_KUBECTL or put kubectl on PATH")
     return found
