@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -45,6 +46,7 @@ from lightkube.resources.core_v1 import Event, Namespace
 from lightkube.resources.networking_v1 import Ingress
 from lightkube.types import PatchType
 
+from canarygate.kube.refs import collection_path
 from lab.stage import (
     Operator,
     Simulator,
@@ -80,12 +82,10 @@ KINDS: dict[str, Any] = {
 }
 
 
-def collection_path(kind: str, namespace: str) -> str:
+def kind_path(kind: str, namespace: str) -> str:
     """The API path of `kind`'s objects in `namespace`."""
     info = KINDS[kind]._api_info
-    group, version = info.resource.group, info.resource.version
-    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    return f"{prefix}/namespaces/{namespace}/{info.plural}"
+    return collection_path(info.resource.group, info.resource.version, info.plural, namespace)
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -164,8 +164,8 @@ class ApiWatch:
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self._triggers: list[Trigger] = []
-        path = collection_path(kind, namespace)
-        selector = f"fieldSelector=metadata.name%3D{name}"
+        path = kind_path(kind, namespace)
+        selector = f"fieldSelector={quote(f'metadata.name={name}', safe='')}"
         listed = json.loads(cluster.kubectl("get", f"--raw={path}?{selector}"))
         for item in listed.get("items") or []:
             self.seen.append(Seen(time.monotonic(), "ADDED", item))
